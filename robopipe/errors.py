@@ -1,0 +1,121 @@
+"""The one error tree of robopipe (core layer).
+
+Every error subclasses :class:`RobopipeError` and, where one fits, a builtin too, so callers can catch
+either (``except FormatError`` or ``except ValueError``). :class:`TransientError` marks failures that
+may succeed when retried (network 5xx/429, timeouts); task retry policies retry only those.
+Messages say what, where (root / episode / file / feature) and expected vs actual, and the fix when
+there is one.
+"""
+
+from __future__ import annotations
+
+
+class RobopipeError(Exception):
+    """Base class of every error robopipe raises on purpose."""
+
+
+class TransientError(RobopipeError):
+    """Marker: the operation may succeed if retried (timeouts, HTTP 429/5xx, busy devices)."""
+
+
+# --- dataset format -------------------------------------------------------------------------------
+class FormatError(RobopipeError, ValueError):
+    """A dataset (or a frame given to the writer) does not follow LeRobotDataset v3.0."""
+
+
+class DatasetNotFoundError(RobopipeError, FileNotFoundError):
+    """The given root is not a dataset (no ``meta/info.json``)."""
+
+
+class UnsupportedVersionError(FormatError):
+    """The dataset's ``codebase_version`` is not v3.x."""
+
+
+class CorruptFileError(FormatError):
+    """A file of the dataset cannot be read (truncated parquet footer, unreadable mp4, bad JSON)."""
+
+
+class SchemaMismatchError(FormatError):
+    """Features, fps or robot type differ where they must match (resume, merge)."""
+
+
+class FrameError(FormatError):
+    """A frame or episode given to the writer has a wrong key, shape or dtype."""
+
+
+class DatasetExistsError(RobopipeError, FileExistsError):
+    """Refusing to overwrite an existing dataset root."""
+
+
+# --- statistics -----------------------------------------------------------------------------------
+class StatsError(RobopipeError, ValueError):
+    """Statistics cannot be computed or merged (shape mismatch, missing feature)."""
+
+
+class NonFiniteValuesError(StatsError):
+    """NaN or Inf values were found in numeric features (listed per feature and episode)."""
+
+
+# --- validation -----------------------------------------------------------------------------------
+class ValidationFailedError(RobopipeError):
+    """Validation found errors; ``.report`` holds every finding."""
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+# --- edit / merge / convert -----------------------------------------------------------------------
+class MergeError(RobopipeError, ValueError):
+    """Datasets cannot be merged or edited as asked (incompatible inputs, bad episode lists)."""
+
+
+class ConversionError(RobopipeError):
+    """A source dataset (RLDS, HDF5, folder, v2.1) cannot be converted."""
+
+
+class MappingError(ConversionError, ValueError):
+    """A conversion mapping names keys the source does not have, or is otherwise invalid."""
+
+
+# --- configuration --------------------------------------------------------------------------------
+class ConfigError(RobopipeError, ValueError):
+    """A configuration file or request model is invalid."""
+
+
+# --- publishing -----------------------------------------------------------------------------------
+class HubError(RobopipeError):
+    """Publishing to / reading from a Hub or the local registry failed."""
+
+
+class HubAuthError(HubError, PermissionError):
+    """401/403: the token is missing, invalid or lacks rights. Not retried."""
+
+
+class HubNotFoundError(HubError, LookupError):
+    """404: repository, revision or file not found. Not retried."""
+
+
+class HubUnavailableError(HubError, TransientError):
+    """429/5xx/timeouts: retried with exponential backoff and jitter."""
+
+
+class TagConflictError(HubError, ValueError):
+    """A version tag already exists on another commit (use ``--force-tag`` to move it)."""
+
+
+# --- hardware -------------------------------------------------------------------------------------
+class DeviceError(RobopipeError, ConnectionError):
+    """A device (motor bus, camera) failed: unplugged, not answering, wrong model."""
+
+
+class DeviceNotConnectedError(DeviceError):
+    """A method that needs a connected device was called before ``connect()``."""
+
+
+class DeviceTimeoutError(DeviceError, TransientError):
+    """A device did not answer in time (retried a bounded number of times)."""
+
+
+class ProtocolError(DeviceError, TransientError):
+    """A corrupt packet (bad checksum, truncated) arrived from a device."""

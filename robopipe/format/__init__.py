@@ -1,0 +1,1 @@
+"""The LeRobotDataset v3.0 format: layout, typed metadata models, reader, writer and video I/O."""

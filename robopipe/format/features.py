@@ -1,0 +1,166 @@
+"""Typed feature specs of LeRobotDataset v3.0 and their Arrow column types (core layer).
+
+A feature is ``{"dtype", "shape", "names", ["info"]}`` in ``info.json``. ``dtype`` is a numpy dtype
+string, ``"string"``, ``"image"`` (PNG bytes in parquet) or ``"video"`` (mp4 files, no parquet column).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from robopipe.errors import FormatError
+
+VISUAL_DTYPES = frozenset({"image", "video"})
+NON_NUMERIC_DTYPES = frozenset({"image", "video", "string"})
+
+
+class FeatureSpec(BaseModel):
+    """One entry of ``info.json["features"]``."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    dtype: str = Field(description="numpy dtype string, 'string', 'image' or 'video'")
+    shape: tuple[int, ...] = Field(description="per-frame shape; cameras are (H, W, C)")
+    names: list[Any] | dict[str, Any] | None = Field(default=None, description="axis / element names")
+    info: dict[str, Any] | None = Field(default=None, description="video stream info (video features)")
+
+    @field_validator("dtype")
+    @classmethod
+    def _known_dtype(cls, v: str) -> str:
+        if v in NON_NUMERIC_DTYPES:
+            return v
+        try:
+            np.dtype(v)
+        except TypeError as exc:
+            raise ValueError(f"unknown dtype {v!r}: expected a numpy dtype, 'string', 'image' or 'video'") from exc
+        return v
+
+    @property
+    def is_visual(self) -> bool:
+        return self.dtype in VISUAL_DTYPES
+
+    @property
+    def is_video(self) -> bool:
+        return self.dtype == "video"
+
+    @property
+    def is_image(self) -> bool:
+        return self.dtype == "image"
+
+    @property
+    def is_string(self) -> bool:
+        return self.dtype == "string"
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.dtype not in NON_NUMERIC_DTYPES
+
+    @property
+    def np_dtype(self) -> np.dtype[Any]:
+        """numpy dtype of one element (uint8 for cameras)."""
+        if self.is_visual:
+            return np.dtype(np.uint8)
+        if self.is_string:
+            return np.dtype(object)
+        return np.dtype(self.dtype)
+
+    def to_json(self) -> dict[str, Any]:
+        """The dict written into ``info.json`` (shape as a list, ``info`` only when set)."""
+        out: dict[str, Any] = {"dtype": self.dtype, "shape": list(self.shape), "names": self.names}
+        if self.info is not None:
+            out["info"] = self.info
+        out.update(self.model_extra or {})
+        return out
+
+
+def _scalar(dtype: str, shape: tuple[int, ...], names: None = None) -> FeatureSpec:
+    return FeatureSpec(dtype=dtype, shape=shape, names=names)
+
+
+DEFAULT_FEATURES: dict[str, FeatureSpec] = {
+    "timestamp": _scalar("float32", (1,)),
+    "frame_index": _scalar("int64", (1,)),
+    "episode_index": _scalar("int64", (1,)),
+    "index": _scalar("int64", (1,)),
+    "task_index": _scalar("int64", (1,)),
+}
+
+
+def validate_feature_key(key: str) -> None:
+    """Raise :class:`FormatError` for keys LeRobot refuses (``/`` is used by column flattening)."""
+    if not key or "/" in key:
+        raise FormatError(f"feature key {key!r} is invalid: keys must be non-empty and must not contain '/'")
+
+
+def parse_features(raw: Mapping[str, Any]) -> dict[str, FeatureSpec]:
+    """Typed features from a JSON mapping; raises :class:`FormatError` naming the bad key."""
+    out: dict[str, FeatureSpec] = {}
+    for key, spec in raw.items():
+        validate_feature_key(key)
+        try:
+            out[key] = spec if isinstance(spec, FeatureSpec) else FeatureSpec.model_validate(spec)
+        except ValueError as exc:
+            raise FormatError(f"feature {key!r}: invalid spec {spec!r}: {exc}") from exc
+    return out
+
+
+def with_default_features(features: Mapping[str, FeatureSpec]) -> dict[str, FeatureSpec]:
+    """User features followed by the five default ones, as LeRobot writes them."""
+    out = {k: v for k, v in features.items() if k not in DEFAULT_FEATURES}
+    out.update(DEFAULT_FEATURES)
+    return out
+
+
+def arrow_type(spec: FeatureSpec) -> pa.DataType:
+    """Arrow type of a feature's parquet column (what LeRobot 0.4.4 writes)."""
+    if spec.is_image:
+        return pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    if spec.is_string:
+        return pa.string()
+    if spec.is_video:
+        raise FormatError("video features have no parquet column")
+    value = pa.from_numpy_dtype(np.dtype(spec.dtype))
+    if spec.shape == (1,):
+        return value
+    if len(spec.shape) == 1:
+        return pa.list_(value, spec.shape[0])
+    # Arrays of rank >= 2 are nested fixed-size lists (datasets' ArrayND reads them back).
+    t: pa.DataType = value
+    for dim in reversed(spec.shape):
+        t = pa.list_(t, dim)
+    return t
+
+
+def hf_feature(spec: FeatureSpec) -> dict[str, Any]:
+    """The HuggingFace ``datasets`` feature dict for the parquet schema metadata."""
+    if spec.is_image:
+        return {"_type": "Image"}
+    if spec.is_string:
+        return {"dtype": "string", "_type": "Value"}
+    if spec.shape == (1,):
+        return {"dtype": spec.dtype, "_type": "Value"}
+    if len(spec.shape) == 1:
+        return {"feature": {"dtype": spec.dtype, "_type": "Value"}, "length": spec.shape[0], "_type": "List"}
+    return {"shape": list(spec.shape), "dtype": spec.dtype, "_type": f"Array{len(spec.shape)}D"}
+
+
+def camera_keys(features: Mapping[str, FeatureSpec]) -> list[str]:
+    return [k for k, f in features.items() if f.is_visual]
+
+
+def video_keys(features: Mapping[str, FeatureSpec]) -> list[str]:
+    return [k for k, f in features.items() if f.is_video]
+
+
+def image_keys(features: Mapping[str, FeatureSpec]) -> list[str]:
+    return [k for k, f in features.items() if f.is_image]
+
+
+def data_column_keys(features: Mapping[str, FeatureSpec]) -> list[str]:
+    """Features stored as parquet columns: everything except videos."""
+    return [k for k, f in features.items() if not f.is_video]

@@ -1,0 +1,84 @@
+"""Paths, templates and chunk/file arithmetic of LeRobotDataset v3.0 (core layer).
+
+Values are LeRobot 0.4.4's (``lerobot/datasets/utils.py``); see ``shared/reference/lerobot-v3-format.md`` §1.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+CODEBASE_VERSION = "v3.0"
+DEFAULT_CHUNK_SIZE = 1000  # max files per chunk directory
+DEFAULT_DATA_FILE_SIZE_IN_MB = 100
+DEFAULT_VIDEO_FILE_SIZE_IN_MB = 200
+
+INFO_PATH = "meta/info.json"
+STATS_PATH = "meta/stats.json"
+TASKS_PATH = "meta/tasks.parquet"
+EPISODES_DIR = "meta/episodes"
+DATA_DIR = "data"
+VIDEO_DIR = "videos"
+IMAGES_DIR = "images"  # LeRobot's PNG staging; never part of a finished dataset
+# robopipe's own side files live here; LeRobot ignores unknown files under meta/.
+ROBOPIPE_META_DIR = "meta/robopipe"
+
+CHUNK_FILE_PATTERN = "chunk-{chunk_index:03d}/file-{file_index:03d}"
+DEFAULT_EPISODES_PATH = EPISODES_DIR + "/" + CHUNK_FILE_PATTERN + ".parquet"
+DEFAULT_DATA_PATH = DATA_DIR + "/" + CHUNK_FILE_PATTERN + ".parquet"
+DEFAULT_VIDEO_PATH = VIDEO_DIR + "/{video_key}/" + CHUNK_FILE_PATTERN + ".mp4"
+
+DEFAULT_QUANTILES = (0.01, 0.10, 0.50, 0.90, 0.99)
+STAT_NAMES = ("min", "max", "mean", "std", "count", "q01", "q10", "q50", "q90", "q99")
+
+_CHUNK_FILE_RE = re.compile(r"chunk-(\d+)/file-(\d+)\.[a-z0-9]+$")
+
+
+def next_chunk_file(chunk_index: int, file_index: int, chunks_size: int) -> tuple[int, int]:
+    """The (chunk, file) after the given one: files run 0..chunks_size-1 inside each chunk.
+
+    Example:
+        >>> next_chunk_file(0, 999, 1000)
+        (1, 0)
+        >>> next_chunk_file(2, 5, 1000)
+        (2, 6)
+    """
+    if file_index >= chunks_size - 1:
+        return chunk_index + 1, 0
+    return chunk_index, file_index + 1
+
+
+def data_path(chunk_index: int, file_index: int, template: str = DEFAULT_DATA_PATH) -> str:
+    """Relative path of a data parquet file."""
+    return template.format(chunk_index=chunk_index, file_index=file_index)
+
+
+def video_path(video_key: str, chunk_index: int, file_index: int, template: str = DEFAULT_VIDEO_PATH) -> str:
+    """Relative path of one video key's mp4 file."""
+    return template.format(video_key=video_key, chunk_index=chunk_index, file_index=file_index)
+
+
+def episodes_path(chunk_index: int, file_index: int) -> str:
+    """Relative path of an episodes-metadata parquet file."""
+    return DEFAULT_EPISODES_PATH.format(chunk_index=chunk_index, file_index=file_index)
+
+
+def parse_chunk_file(path: str | Path) -> tuple[int, int]:
+    """(chunk, file) indices from a path ending in ``chunk-XXX/file-YYY.ext``.
+
+    Example:
+        >>> parse_chunk_file("data/chunk-002/file-017.parquet")
+        (2, 17)
+    """
+    m = _CHUNK_FILE_RE.search(Path(path).as_posix())
+    if m is None:
+        raise ValueError(f"not a chunk/file path: {path!s} (expected .../chunk-XXX/file-YYY.ext)")
+    return int(m.group(1)), int(m.group(2))
+
+
+def sorted_files(root: Path, subdir: str, suffix: str) -> list[Path]:
+    """Files ``<root>/<subdir>/chunk-*/file-*<suffix>`` in the order LeRobot reads them (sorted paths)."""
+    base = root / subdir
+    if not base.is_dir():
+        return []
+    return sorted(p for p in base.glob(f"chunk-*/file-*{suffix}") if p.is_file())
