@@ -11,6 +11,7 @@ COMMAND_MODULES = (
     "flows.commands.edit",  # merge, delete-episodes, split, remove-feature, rename-feature, set-task
     "flows.commands.convert",  # convert rlds|hdf5|folder|v21
     "flows.commands.publish",  # publish, history, download
-    "flows.commands.hardware",  # find-port, find-cameras, calibrate, record, replay
+    "flows.commands.hardware",  # find-port, calibrate
+    "flows.commands.record",  # find-cameras, record, replay
     "flows.commands.pipelines",  # ingest, port, serve, demo
 )

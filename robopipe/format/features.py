@@ -37,7 +37,9 @@ class FeatureSpec(BaseModel):
         try:
             np.dtype(v)
         except TypeError as exc:
-            raise ValueError(f"unknown dtype {v!r}: expected a numpy dtype, 'string', 'image' or 'video'") from exc
+            raise ValueError(
+                f"unknown dtype {v!r}: expected a numpy dtype, 'string', 'image' or 'video'"
+            ) from exc
         return v
 
     @property

@@ -81,14 +81,18 @@ def check_version(version: str, where: str) -> None:
     try:
         v = Version(version.lstrip("v"))
     except InvalidVersion as exc:
-        raise UnsupportedVersionError(f"{where}: codebase_version {version!r} is not a version string") from exc
+        raise UnsupportedVersionError(
+            f"{where}: codebase_version {version!r} is not a version string"
+        ) from exc
     if v.major < 3:
         raise UnsupportedVersionError(
             f"{where}: dataset is LeRobot {version}, robopipe reads v3.x. "
             f"Convert it first: robopipe convert v21 {Path(where).parent.parent} --out NEW_ROOT"
         )
     if v.major > 3:
-        raise UnsupportedVersionError(f"{where}: codebase_version {version!r} is newer than v3.x (expected v3.x)")
+        raise UnsupportedVersionError(
+            f"{where}: codebase_version {version!r} is newer than v3.x (expected v3.x)"
+        )
 
 
 def load_info(root: Path) -> DatasetInfo:

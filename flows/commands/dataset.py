@@ -1,0 +1,86 @@
+"""``robopipe info`` and ``robopipe repair``: look at a dataset, recover an interrupted write."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+from cyclopts import App, Parameter
+
+
+def info(root: Path, /, *, as_json: Annotated[bool, Parameter(name="--json")] = False) -> int:
+    """Show a dataset at a glance: version, robot, fps, totals, features, cameras, tasks, episode lengths, files.
+
+    Works for any LeRobotDataset v3.0, including datasets LeRobot wrote.
+
+    Parameters
+    ----------
+    root
+        Dataset folder (the one holding ``meta/info.json``).
+    as_json
+        Print one JSON object (LeRobot's ``info.json`` key names for the totals).
+    """
+    from robopipe.format.reader import DatasetReader, describe
+
+    d = describe(DatasetReader(root))
+    if as_json:
+        print(json.dumps(d, indent=2))
+        return 0
+    print(
+        f"{d['root']}  (LeRobotDataset {d['codebase_version']}, robot: {d['robot_type'] or '-'}, {d['fps']} fps)"
+    )
+    el = d["episode_length"]
+    print(
+        f"  episodes {d['total_episodes']}   frames {d['total_frames']}   tasks {d['total_tasks']}   "
+        f"episode length min/mean/max {el['min']}/{el['mean']:.1f}/{el['max']} frames"
+        f" ({el['mean'] / d['fps']:.1f} s mean)"
+    )
+    print("  features:")
+    width = max((len(k) for k in d["features"]), default=10)
+    for k, f in d["features"].items():
+        names = f["names"]
+        shown = "" if names is None else f"  {names if len(str(names)) < 70 else str(names)[:67] + '...'}"
+        print(f"    {k:<{width}}  {f['dtype']:<8} {f['shape']}{shown}")
+    if d["cameras"]:
+        print("  cameras:")
+        for c in d["cameras"]:
+            print(
+                f"    {c['key']:<{width}}  {c['width']}x{c['height']}  {c['dtype']}  codec {c['codec']}  {c['pix_fmt'] or ''}"
+            )
+    if d["tasks"]:
+        print(f"  tasks ({len(d['tasks'])}):")
+        for i, t in enumerate(d["tasks"][:10]):
+            print(f"    [{i}] {t}")
+        if len(d["tasks"]) > 10:
+            print(f"    ... {len(d['tasks']) - 10} more")
+    f = d["files"]
+    print(
+        f"  files: {f['data']} data, {f['videos']} video, {f['episodes_metadata']} episodes-metadata; "
+        f"{d['size_bytes'] / 1e6:.1f} MB"
+    )
+    return 0
+
+
+def repair(root: Path, /) -> int:
+    """Recover a dataset whose writer was interrupted (exception, Ctrl-C, kill -9).
+
+    Every episode that was saved before the interruption is added back; temporary files are removed.
+    Running it on a healthy dataset changes nothing.
+
+    Parameters
+    ----------
+    root
+        Dataset folder.
+    """
+    from robopipe.format.writer import DatasetWriter
+
+    w = DatasetWriter.open(root)
+    w.finalize()
+    print(f"{root}: {w.info.total_episodes} episodes, {w.info.total_frames} frames")
+    return 0
+
+
+def register(app: App) -> None:
+    app.command(info)
+    app.command(repair)

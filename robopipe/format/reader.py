@@ -1,0 +1,292 @@
+"""Read LeRobotDataset v3.0 datasets (robopipe's and LeRobot's) without loading them whole (core layer).
+
+Episodes are located through ``meta/episodes`` (data file, global index range, per-camera video file and
+offsets); data files are opened lazily and read by row group, so reading one episode of a 100 GB
+dataset touches only that episode's bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from PIL import Image
+
+from robopipe.errors import CorruptFileError, FormatError
+from robopipe.format import layout
+from robopipe.format.episodes import load_episodes, stats_from_row, video_columns
+from robopipe.format.features import FeatureSpec
+from robopipe.format.info import DatasetInfo, load_info
+from robopipe.format.tasks import load_tasks
+from robopipe.format.video import decode_frames, iter_frames
+
+log = logging.getLogger(__name__)
+
+
+class DatasetReader:
+    """Random access to a dataset's metadata, frames and video frames."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.info: DatasetInfo = load_info(self.root)
+        if (self.root / ".staging").is_dir() and any((self.root / ".staging").glob("episode-*")):
+            log.warning(
+                "%s: holds saved episodes of an unfinished writer; run `robopipe repair %s` to add them",
+                self.root,
+                self.root,
+            )
+        self._files: dict[Path, pq.ParquetFile] = {}
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def features(self) -> dict[str, FeatureSpec]:
+        return self.info.features
+
+    @property
+    def fps(self) -> int:
+        return self.info.fps
+
+    @property
+    def num_episodes(self) -> int:
+        return self.info.total_episodes
+
+    @property
+    def num_frames(self) -> int:
+        return self.info.total_frames
+
+    @property
+    def video_keys(self) -> list[str]:
+        return [k for k, f in self.features.items() if f.is_video]
+
+    @property
+    def image_keys(self) -> list[str]:
+        return [k for k, f in self.features.items() if f.is_image]
+
+    @cached_property
+    def tasks(self) -> list[str]:
+        """Task strings by task index."""
+        return load_tasks(self.root)
+
+    @cached_property
+    def episodes(self) -> pd.DataFrame:
+        """Episode rows (without the ``stats/*`` columns); row i is episode i."""
+        full = load_episodes(self.root)
+        df = full[[c for c in full.columns if not c.startswith("stats/")]].reset_index(drop=True)
+        if len(df) != self.num_episodes:
+            raise FormatError(
+                f"{self.root}: info.json says total_episodes={self.num_episodes}, "
+                f"meta/episodes has {len(df)} rows"
+            )
+        return df
+
+    def episode_stats(self, episode_index: int) -> dict[str, dict[str, np.ndarray]]:
+        """Per-episode stats stored in the episodes metadata."""
+        full = load_episodes(self.root)
+        return stats_from_row(full.iloc[episode_index].to_dict())
+
+    def episode_lengths(self) -> np.ndarray:
+        return self.episodes["length"].to_numpy(dtype=np.int64)
+
+    def _episode(self, episode_index: int) -> pd.Series:
+        if not 0 <= episode_index < self.num_episodes:
+            raise IndexError(f"{self.root}: episode {episode_index} out of range 0..{self.num_episodes - 1}")
+        return self.episodes.iloc[episode_index]
+
+    # ------------------------------------------------------------------ data
+    def data_files(self) -> list[Path]:
+        return layout.sorted_files(self.root, layout.DATA_DIR, ".parquet")
+
+    def _parquet(self, path: Path) -> pq.ParquetFile:
+        pf = self._files.get(path)
+        if pf is None:
+            try:
+                pf = pq.ParquetFile(path)
+            except (OSError, pa.ArrowException) as exc:
+                raise CorruptFileError(
+                    f"{path}: unreadable parquet ({exc}); the file is truncated or corrupt"
+                ) from exc
+            self._files[path] = pf
+        return pf
+
+    def data_file_of(self, episode_index: int) -> Path:
+        ep = self._episode(episode_index)
+        return self.root / layout.data_path(
+            int(ep["data/chunk_index"]), int(ep["data/file_index"]), self.info.data_path
+        )
+
+    def read_episode(self, episode_index: int, columns: Sequence[str] | None = None) -> pa.Table:
+        """All rows of one episode, reading only the row groups that hold it."""
+        path = self.data_file_of(episode_index)
+        pf = self._parquet(path)
+        cols = list(columns) if columns is not None else None
+        if cols is not None and "episode_index" not in cols:
+            cols = [*cols, "episode_index"]
+        groups = _row_groups_with(pf, "episode_index", episode_index)
+        table = pf.read_row_groups(groups, columns=cols) if groups else pf.read(columns=cols)
+        table = table.filter(pc.equal(table["episode_index"], episode_index))
+        if columns is not None and "episode_index" not in columns:
+            table = table.drop_columns(["episode_index"])
+        if table.num_rows != int(self._episode(episode_index)["length"]):
+            raise FormatError(
+                f"{path}: episode {episode_index} has {table.num_rows} rows, "
+                f"meta/episodes says length={int(self._episode(episode_index)['length'])}"
+            )
+        return table
+
+    def read_frames(self, indices: Sequence[int], columns: Sequence[str] | None = None) -> pa.Table:
+        """Rows by global frame ``index`` (any order; returned in the order asked)."""
+        idx = np.asarray(indices, dtype=np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= self.num_frames):
+            raise IndexError(f"{self.root}: frame index out of range 0..{self.num_frames - 1}")
+        starts = self.episodes["dataset_from_index"].to_numpy()
+        eps = np.searchsorted(starts, idx, side="right") - 1
+        parts = []
+        for ep in np.unique(eps):
+            t = self.read_episode(int(ep), columns=None if columns is None else [*columns, "index"])
+            parts.append(t)
+        table = pa.concat_tables(parts) if parts else pa.table({})
+        pos = {int(v): i for i, v in enumerate(table["index"].to_numpy())} if parts else {}
+        table = table.take(pa.array([pos[int(i)] for i in idx], type=pa.int64())) if parts else table
+        if columns is not None and "index" not in columns:
+            table = table.drop_columns(["index"])
+        return table
+
+    def iter_episodes(self, columns: Sequence[str] | None = None) -> Iterator[tuple[int, pa.Table]]:
+        for i in range(self.num_episodes):
+            yield i, self.read_episode(i, columns)
+
+    def to_pandas(self, episode: int | None = None, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """One episode, or all, as a DataFrame (vector features as numpy arrays per row)."""
+        if episode is not None:
+            return self.read_episode(episode, columns).to_pandas()
+        tables = [pq.read_table(p, columns=list(columns) if columns else None) for p in self.data_files()]
+        return pa.concat_tables(tables).to_pandas() if tables else pd.DataFrame()
+
+    def column(self, key: str, episode: int) -> np.ndarray:
+        """A numeric feature of one episode as a ``(T, *shape)`` array."""
+        table = self.read_episode(episode, [key])
+        return column_to_numpy(table[key], self.features[key])
+
+    def decode_image(self, key: str, episode: int, frame_index: int) -> np.ndarray:
+        """An ``image`` feature frame (PNG in parquet) as HxWxC uint8."""
+        cell = self.read_episode(episode, [key])[key][frame_index].as_py()
+        data = cell["bytes"] if isinstance(cell, dict) else cell
+        return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+    # ------------------------------------------------------------------ video
+    def video_span(self, key: str, episode_index: int) -> tuple[Path, float, float]:
+        """(mp4 path, from_timestamp, to_timestamp) of one camera of one episode."""
+        if key not in self.video_keys:
+            raise KeyError(f"{key!r} is not a video feature; video features: {self.video_keys}")
+        ep = self._episode(episode_index)
+        c_chunk, c_file, c_from, c_to = video_columns(key)
+        template = self.info.video_path or layout.DEFAULT_VIDEO_PATH
+        path = self.root / layout.video_path(key, int(ep[c_chunk]), int(ep[c_file]), template)
+        to_ts = (
+            float(ep[c_to])
+            if c_to in ep and not pd.isna(ep[c_to])
+            else float(ep[c_from]) + ep["length"] / self.fps
+        )
+        return path, float(ep[c_from]), to_ts
+
+    def decode_frames(self, key: str, episode_index: int, timestamps: Sequence[float]) -> np.ndarray:
+        """Frames of one camera at episode-relative ``timestamps`` (seconds) as (N, H, W, 3) uint8."""
+        path, start, _ = self.video_span(key, episode_index)
+        return decode_frames(path, [start + float(t) for t in timestamps])
+
+    def iter_video_frames(self, key: str, episode_index: int) -> Iterator[np.ndarray]:
+        """Every frame of one camera of one episode, in order."""
+        path, start, _ = self.video_span(key, episode_index)
+        yield from iter_frames(path, start, int(self._episode(episode_index)["length"]))
+
+
+def column_to_numpy(col: pa.ChunkedArray, spec: FeatureSpec) -> np.ndarray:
+    """A numeric column (scalar, fixed/variable list, nested list) as ``(T, *shape)``."""
+    arr = col.combine_chunks()
+    n = len(arr)
+    while (
+        pa.types.is_list(arr.type)
+        or pa.types.is_fixed_size_list(arr.type)
+        or pa.types.is_large_list(arr.type)
+    ):
+        arr = arr.flatten()
+    values = arr.to_numpy(zero_copy_only=False)
+    return values.reshape((n, *spec.shape))
+
+
+def _row_groups_with(pf: pq.ParquetFile, column: str, value: int) -> list[int]:
+    """Row groups whose min/max statistics of ``column`` include ``value``."""
+    md = pf.metadata
+    # row-group statistics are indexed by parquet *leaf* column (a struct/list column has several leaves)
+    leaves = [md.schema.column(i).path for i in range(md.num_columns)]
+    if column not in leaves:
+        return []
+    ci = leaves.index(column)
+    out: list[int] = []
+    for g in range(md.num_row_groups):
+        st = md.row_group(g).column(ci).statistics
+        if st is None or not st.has_min_max:
+            return []
+        if st.min <= value <= st.max:
+            out.append(g)
+    return out
+
+
+def describe(reader: DatasetReader) -> dict[str, Any]:
+    """The dataset at a glance (what ``robopipe info --json`` prints), LeRobot's key names for totals."""
+    info = reader.info
+    lengths = reader.episode_lengths() if reader.num_episodes else np.zeros(0, np.int64)
+    cameras = []
+    for k, f in reader.features.items():
+        if f.is_visual:
+            vi = f.info or {}
+            cameras.append(
+                {
+                    "key": k,
+                    "dtype": f.dtype,
+                    "height": f.shape[0],
+                    "width": f.shape[1],
+                    "codec": vi.get("video.codec", "png" if f.is_image else None),
+                    "pix_fmt": vi.get("video.pix_fmt"),
+                }
+            )
+    files = {
+        "data": len(reader.data_files()),
+        "videos": sum(
+            len(layout.sorted_files(reader.root, f"{layout.VIDEO_DIR}/{k}", ".mp4"))
+            for k in reader.video_keys
+        ),
+        "episodes_metadata": len(layout.sorted_files(reader.root, layout.EPISODES_DIR, ".parquet")),
+    }
+    size = sum(p.stat().st_size for p in reader.root.rglob("*") if p.is_file() and ".staging" not in p.parts)
+    return {
+        "root": str(reader.root),
+        "codebase_version": info.codebase_version,
+        "robot_type": info.robot_type,
+        "fps": info.fps,
+        "total_episodes": info.total_episodes,
+        "total_frames": info.total_frames,
+        "total_tasks": info.total_tasks,
+        "features": {
+            k: {"dtype": f.dtype, "shape": list(f.shape), "names": f.names}
+            for k, f in reader.features.items()
+        },
+        "cameras": cameras,
+        "tasks": reader.tasks if (reader.root / layout.TASKS_PATH).exists() else [],
+        "episode_length": {
+            "min": int(lengths.min()) if lengths.size else 0,
+            "mean": float(lengths.mean()) if lengths.size else 0.0,
+            "max": int(lengths.max()) if lengths.size else 0,
+        },
+        "files": files,
+        "size_bytes": size,
+    }

@@ -1,0 +1,369 @@
+"""Video I/O for LeRobotDataset v3.0 with PyAV (core layer).
+
+* :class:`SegmentEncoder` streams numpy frames straight into an encoder in a background thread (bounded
+  queue, so memory stays flat and capture never waits on encoding) and writes one mp4 *segment* per
+  episode and camera. A fresh encoder per segment means every episode starts on a keyframe.
+* :class:`VideoFileAppender` stream-copies segments (no decode, no re-encode) into one dataset video
+  file, shifting pts so frame k of the file has pts exactly k/fps.
+* :func:`decode_frames` decodes frames at given timestamps; :func:`probe_video` reads container facts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Literal
+
+import av
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from robopipe.errors import CorruptFileError, FormatError
+
+log = logging.getLogger(__name__)
+
+# SVT-AV1 prints a banner per encoder to stderr; keep errors only unless the user asked otherwise.
+os.environ.setdefault("SVT_LOG", "1")
+av.logging.set_level(av.logging.ERROR)
+
+CODEC_NAMES = {
+    "libsvtav1": "av1",
+    "av1": "av1",
+    "h264": "h264",
+    "libx264": "h264",
+    "hevc": "hevc",
+    "libx265": "hevc",
+}
+
+
+class VideoEncoderConfig(BaseModel):
+    """Encoder settings. Defaults are LeRobot's: libsvtav1, crf 30, GOP 2, preset 12, yuv420p."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    codec: Literal["libsvtav1", "h264", "libx264", "hevc", "libx265"] = Field(
+        default="libsvtav1", description="encoder: libsvtav1 (AV1, LeRobot's default) or h264/hevc"
+    )
+    crf: int = Field(default=30, ge=0, le=63, description="constant rate factor (lower = better quality)")
+    g: int = Field(default=2, ge=1, description="GOP size; 2 makes random access cheap, as LeRobot does")
+    preset: int | str | None = Field(default=None, description="speed preset (svtav1: 12; x264: 'veryfast')")
+    pix_fmt: str = Field(default="yuv420p", description="pixel format of the encoded stream")
+    threads: int | None = Field(default=None, description="encoder threads (None = encoder default)")
+    queue_frames: int = Field(
+        default=64, ge=1, description="frames buffered per camera before add_frame blocks"
+    )
+
+    def stream_options(self) -> dict[str, str]:
+        opts = {"g": str(self.g), "crf": str(self.crf)}
+        if self.codec == "libsvtav1":
+            opts["preset"] = str(self.preset if self.preset is not None else 12)
+            if self.threads:
+                opts["svtav1-params"] = f"lp={self.threads}"
+        else:
+            opts["preset"] = str(self.preset if self.preset is not None else "veryfast")
+            opts["bf"] = "0"  # no B-frames: decode order == presentation order, clean episode cuts
+            if self.threads:
+                opts["threads"] = str(self.threads)
+        return opts
+
+    @property
+    def codec_name(self) -> str:
+        """Canonical codec name as LeRobot records it in ``info`` (``av1``, ``h264``, ``hevc``)."""
+        return CODEC_NAMES[self.codec]
+
+
+_SENTINEL = object()
+
+
+class SegmentEncoder:
+    """Encode one camera's frames of one episode into ``path`` in a background thread.
+
+    ``put(frame)`` returns as soon as the frame is queued (blocks only when ``queue_frames`` frames are
+    waiting, so memory is bounded). ``close()`` waits for the encoder to drain and returns the number of
+    frames written. An ``on_frame`` callback runs in the encoder thread (used for image statistics).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        fps: int,
+        width: int,
+        height: int,
+        config: VideoEncoderConfig,
+        on_frame: Callable[[np.ndarray], None] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.fps = fps
+        self.width = width
+        self.height = height
+        self.config = config
+        self._on_frame = on_frame
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=config.queue_frames)
+        self._error: BaseException | None = None
+        self._count = 0
+        self._thread = threading.Thread(target=self._run, name=f"encoder:{self.path.name}", daemon=True)
+        self._thread.start()
+
+    def put(self, frame: np.ndarray) -> None:
+        if self._error is not None:
+            raise FormatError(f"video encoder for {self.path} failed: {self._error}") from self._error
+        self._queue.put(frame)
+
+    def close(self) -> int:
+        """Flush the encoder and close the file; returns the number of frames encoded."""
+        self._queue.put(_SENTINEL)
+        self._thread.join()
+        if self._error is not None:
+            raise FormatError(f"video encoder for {self.path} failed: {self._error}") from self._error
+        return self._count
+
+    def abort(self) -> None:
+        """Stop without caring about the output (used when an episode is discarded)."""
+        while True:  # drain so the thread can see the sentinel even if the queue is full
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._queue.put(_SENTINEL)
+        self._thread.join()
+        self.path.unlink(missing_ok=True)
+
+    def _run(self) -> None:
+        try:
+            container = av.open(str(self.path), mode="w", format="mp4")
+            try:
+                stream: Any = container.add_stream(
+                    self.config.codec, rate=self.fps, options=self.config.stream_options()
+                )
+                stream.width, stream.height, stream.pix_fmt = self.width, self.height, self.config.pix_fmt
+                stream.codec_context.time_base = Fraction(1, self.fps)
+                while True:
+                    item = self._queue.get()
+                    if item is _SENTINEL:
+                        break
+                    if self._error is not None:
+                        continue
+                    vf = av.VideoFrame.from_ndarray(item, format="rgb24")
+                    vf.pts = self._count
+                    vf.time_base = Fraction(1, self.fps)
+                    for packet in stream.encode(vf):
+                        container.mux(packet)
+                    if self._on_frame is not None:
+                        self._on_frame(item)
+                    self._count += 1
+                for packet in stream.encode():
+                    container.mux(packet)
+            finally:
+                container.close()
+        except BaseException as exc:  # surfaced to the caller on the next put()/close()
+            self._error = exc
+            while True:  # unblock a producer waiting on a full queue
+                try:
+                    if self._queue.get_nowait() is _SENTINEL:
+                        break
+                except queue.Empty:
+                    break
+
+
+@dataclass(frozen=True)
+class SegmentPackets:
+    """Packets of one keyframe-aligned span of a video file, ready to be stream-copied."""
+
+    path: Path
+    start_frame: int  # first frame (in the source file) of the span
+    num_frames: int
+
+
+class VideoFileAppender:
+    """Build one dataset mp4 by stream-copying spans of source mp4s, one after the other.
+
+    Frame k of the output has pts k/fps. Each appended span must start on a keyframe (true for every
+    episode robopipe or LeRobot wrote). The output is written to ``tmp_path`` and renamed by the caller.
+    """
+
+    def __init__(self, tmp_path: Path, fps: int) -> None:
+        self.tmp_path = Path(tmp_path)
+        self.fps = fps
+        self.num_frames = 0
+        self.bytes_written = 0  # packet payload so far (the muxer buffers, so the file size lags)
+        self._container: Any = None
+        self._stream: Any = None
+        self._codec: tuple[str, int, int] | None = None
+
+    @property
+    def size_bytes(self) -> int:
+        return self.bytes_written
+
+    def append(self, src: Path, start_frame: int = 0, num_frames: int | None = None) -> tuple[int, int]:
+        """Copy frames ``[start_frame, start_frame+num_frames)`` of ``src``; returns (first, count) in the output."""
+        first = self.num_frames
+        copied = 0
+        with av.open(str(src)) as inp:
+            if not inp.streams.video:
+                raise CorruptFileError(f"{src}: no video stream")
+            in_stream = inp.streams.video[0]
+            cc = in_stream.codec_context
+            key = (cc.name, cc.width, cc.height)
+            if self._container is None:
+                self.tmp_path.parent.mkdir(parents=True, exist_ok=True)
+                self._container = av.open(str(self.tmp_path), mode="w", format="mp4")
+                self._stream = self._container.add_stream_from_template(in_stream, opaque=True)
+                self._stream.time_base = Fraction(1, self.fps * 512)
+                self._codec = key
+            elif key != self._codec:
+                raise FormatError(
+                    f"{src}: cannot append {key[0]} {key[1]}x{key[2]} to a {self._codec} video file "
+                    "(codec and resolution must match)"
+                )
+            tb = _time_base(in_stream)
+            for packet in inp.demux(in_stream):
+                if packet.size == 0 or packet.pts is None:
+                    continue
+                k = round(float(packet.pts * tb) * self.fps)
+                if k < start_frame:
+                    continue
+                if num_frames is not None and k >= start_frame + num_frames:
+                    break
+                if copied == 0 and not packet.is_keyframe:
+                    raise FormatError(
+                        f"{src}: frame {start_frame} is not a keyframe; stream copy needs keyframe-aligned spans"
+                    )
+                out_k = first + (k - start_frame)
+                packet.stream = self._stream
+                packet.time_base = Fraction(1, self.fps * 512)
+                packet.pts = packet.dts = out_k * 512
+                packet.duration = 512
+                self.bytes_written += packet.size
+                self._container.mux(packet)
+                copied += 1
+        if num_frames is not None and copied != num_frames:
+            raise CorruptFileError(
+                f"{src}: expected {num_frames} frames from frame {start_frame}, found {copied}"
+            )
+        self.num_frames += copied
+        return first, copied
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+
+def decode_frames(path: Path, timestamps: Sequence[float], tolerance_s: float = 1e-4) -> np.ndarray:
+    """Decode the frames at ``timestamps`` (seconds in the file) as ``(N, H, W, 3)`` uint8 RGB."""
+    wanted = sorted(set(float(t) for t in timestamps))
+    found: dict[float, np.ndarray] = {}
+    with av.open(str(path)) as container:
+        stream: Any = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        tb = _time_base(stream)
+        i = 0
+        while i < len(wanted):
+            target = wanted[i]
+            container.seek(int(target / tb), stream=stream, backward=True, any_frame=False)
+            for frame in container.decode(stream):
+                t = float(frame.pts * tb)
+                while i < len(wanted) and wanted[i] < t - tolerance_s:
+                    raise CorruptFileError(f"{path}: no frame at t={wanted[i]:.6f}s (next frame at {t:.6f}s)")
+                if i < len(wanted) and abs(t - wanted[i]) <= tolerance_s:
+                    found[wanted[i]] = frame.to_ndarray(format="rgb24")
+                    i += 1
+                    if i < len(wanted) and wanted[i] - t > 1.0:
+                        break  # far jump: seek again
+                if i >= len(wanted):
+                    break
+            else:
+                if i < len(wanted):
+                    raise CorruptFileError(f"{path}: no frame at t={wanted[i]:.6f}s (end of stream)")
+    return np.stack([found[float(t)] for t in timestamps]) if timestamps else np.zeros((0, 0, 0, 3), np.uint8)
+
+
+def iter_frames(path: Path, start_s: float = 0.0, num_frames: int | None = None) -> Iterator[np.ndarray]:
+    """Decode consecutive frames from ``start_s`` (one episode's span of a file) as HxWx3 uint8."""
+    with av.open(str(path)) as container:
+        stream: Any = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        tb = _time_base(stream)
+        container.seek(int(start_s / tb), stream=stream, backward=True, any_frame=False)
+        n = 0
+        for frame in container.decode(stream):
+            if float(frame.pts * tb) < start_s - 1e-4:
+                continue
+            yield frame.to_ndarray(format="rgb24")
+            n += 1
+            if num_frames is not None and n >= num_frames:
+                return
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    """Container facts of one mp4 (no decoding)."""
+
+    codec: str
+    width: int
+    height: int
+    pix_fmt: str
+    fps: float
+    num_frames: int
+    duration_s: float
+    has_audio: bool
+
+    def lerobot_info(self) -> dict[str, Any]:
+        """The ``features[key]["info"]`` dict LeRobot 0.4.4 writes for a video feature."""
+        channels = 1 if self.pix_fmt.startswith(("gray", "mono")) else 4 if "a" in self.pix_fmt[:4] else 3
+        return {
+            "video.height": self.height,
+            "video.width": self.width,
+            "video.codec": self.codec,
+            "video.pix_fmt": self.pix_fmt,
+            "video.is_depth_map": False,
+            "video.fps": round(self.fps),
+            "video.channels": channels,
+            "has_audio": self.has_audio,
+        }
+
+
+def probe_video(path: Path) -> VideoProbe:
+    """Read codec, size, fps and frame count of ``path`` from container metadata and packet pts."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise CorruptFileError(f"{path}: no video stream")
+            stream: Any = container.streams.video[0]
+            cc = stream.codec_context
+            count = 0
+            last_pts = None
+            for packet in container.demux(stream):
+                if packet.size and packet.pts is not None:
+                    count += 1
+                    last_pts = packet.pts if last_pts is None else max(last_pts, packet.pts)
+            fps = float(stream.average_rate or stream.base_rate or 0)
+            duration = (
+                float(stream.duration * stream.time_base) if stream.duration else count / fps if fps else 0.0
+            )
+            return VideoProbe(
+                codec=cc.name if cc.name != "libdav1d" else "av1",
+                width=cc.width,
+                height=cc.height,
+                pix_fmt=cc.pix_fmt or "",
+                fps=fps,
+                num_frames=count,
+                duration_s=duration,
+                has_audio=bool(container.streams.audio),
+            )
+    except av.error.FFmpegError as exc:
+        raise CorruptFileError(f"{path}: unreadable video: {exc}") from exc
+    raise CorruptFileError(f"{path}: unreadable video")  # only reached if the container swallowed an error
+
+
+def _time_base(stream: Any) -> Fraction:
+    tb = stream.time_base
+    if tb is None:
+        raise CorruptFileError(f"stream {stream} has no time base")
+    return Fraction(tb)

@@ -1,0 +1,630 @@
+"""Write LeRobotDataset v3.0 datasets: create, add frames or whole episodes, resume, finalize (core layer).
+
+Design (why it is crash-safe and fast):
+
+* Camera frames go straight into one streaming encoder per camera (:class:`SegmentEncoder`), which
+  writes a per-episode mp4 segment in the staging folder ``<root>/.staging/``; no PNG round trip.
+* ``save_episode`` stages the episode (data parquet + segments + a ``row.json`` commit marker, then an
+  atomic directory rename), then appends it to the dataset's *open* files: the data parquet (one row
+  group per episode) and one mp4 per camera (stream copy). Open files live under temporary names.
+* ``flush``/``finalize`` close the open files (renamed to their final names), write the episodes
+  metadata, tasks, stats and finally ``info.json`` (the commit point), then drop the staged copies.
+* After a crash (exception, Ctrl-C, ``kill -9``) every saved episode is still in the staging folder:
+  :meth:`DatasetWriter.open` (or ``robopipe repair``) replays them and the dataset loads again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from robopipe import stats as rstats
+from robopipe.errors import DatasetExistsError, FormatError, FrameError, SchemaMismatchError
+from robopipe.format import layout
+from robopipe.format.atomic import atomic_write_text, commit, remove_stale_tmp_files, tmp_path_for
+from robopipe.format.episodes import flatten_stats, load_episodes, video_columns, write_episodes_file
+from robopipe.format.features import FeatureSpec, parse_features, validate_feature_key, with_default_features
+from robopipe.format.frames import EpisodeBuffer, check_value
+from robopipe.format.info import DatasetInfo, load_info, write_info
+from robopipe.format.tasks import load_tasks, write_tasks
+from robopipe.format.video import SegmentEncoder, VideoEncoderConfig, VideoFileAppender, probe_video
+
+log = logging.getLogger(__name__)
+
+STAGING_DIR = ".staging"
+MB = 1024 * 1024
+
+
+@dataclass
+class _OpenFile:
+    """A data or video file being written under a temporary name."""
+
+    chunk: int
+    file: int
+    final: Path
+    tmp: Path
+    episodes: int = 0
+    frames: int = 0
+    writer: Any = None  # pq.ParquetWriter or VideoFileAppender
+
+
+@dataclass
+class _Staged:
+    """A saved episode waiting in the staging folder until the next flush."""
+
+    index: int
+    dir: Path
+    row: dict[str, Any]
+    sketch: Any
+    placed: dict[str, Any] = field(default_factory=dict)
+
+
+class DatasetWriter:
+    """Create or resume a LeRobotDataset v3.0 and append episodes to it. Not thread-safe."""
+
+    def __init__(
+        self,
+        root: Path,
+        info: DatasetInfo,
+        tasks: list[str],
+        encoder: VideoEncoderConfig,
+        on_nonfinite: Literal["raise", "skip"] = "raise",
+    ) -> None:
+        self.root = Path(root)
+        self.info = info
+        self.encoder = encoder
+        self.on_nonfinite = on_nonfinite
+        self.features = info.features
+        self.user_features = {k: f for k, f in self.features.items() if k not in layout_defaults()}
+        self._tasks = list(tasks)
+        self._task_index = {t: i for i, t in enumerate(self._tasks)}
+        self._staging = self.root / STAGING_DIR
+        self._next_episode = info.total_episodes
+        self._next_index = info.total_frames
+        self._pending: list[_Staged] = []
+        self._data: _OpenFile | None = None
+        self._videos: dict[str, _OpenFile] = {}
+        self._next_data, self._next_videos, self._next_meta = self._next_file_indices()
+        self._total_stats: Any = None
+        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="episode-commit")
+        self._commit_futures: list[Future[None]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._new_episode()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def create(
+        cls,
+        root: str | Path,
+        *,
+        fps: int,
+        features: Mapping[str, FeatureSpec | Mapping[str, Any]],
+        robot_type: str | None = None,
+        use_videos: bool = True,
+        encoder: VideoEncoderConfig | None = None,
+        data_files_size_in_mb: float = layout.DEFAULT_DATA_FILE_SIZE_IN_MB,
+        video_files_size_in_mb: float = layout.DEFAULT_VIDEO_FILE_SIZE_IN_MB,
+        chunks_size: int = layout.DEFAULT_CHUNK_SIZE,
+        on_nonfinite: Literal["raise", "skip"] = "raise",
+        exist_ok: bool = False,
+    ) -> DatasetWriter:
+        """Start a new dataset at ``root``. Camera features (``image``/``video``) must be (H, W, C) uint8.
+
+        ``use_videos=False`` stores every camera as PNG bytes in parquet (LeRobot's ``--video=false``).
+        """
+        root = Path(root)
+        if (root / layout.INFO_PATH).exists() and not exist_ok:
+            raise DatasetExistsError(
+                f"{root}: a dataset already exists here; use DatasetWriter.open() to append"
+            )
+        for key in features:
+            validate_feature_key(key)
+        feats = parse_features(features)
+        if not use_videos:
+            feats = {
+                k: f.model_copy(update={"dtype": "image"}) if f.is_video else f for k, f in feats.items()
+            }
+        for k, f in feats.items():
+            if f.is_visual:
+                if len(f.shape) != 3 or f.shape[2] not in (1, 3):
+                    raise FormatError(
+                        f"camera feature {k!r}: shape must be (height, width, 3), got {f.shape}"
+                    )
+                if f.is_video and (f.shape[0] % 2 or f.shape[1] % 2):
+                    raise FormatError(
+                        f"camera feature {k!r}: yuv420p needs even height and width, got {f.shape}"
+                    )
+                if f.names is None:
+                    feats[k] = f.model_copy(update={"names": ["height", "width", "channels"]})
+        info = DatasetInfo(
+            fps=int(fps),
+            robot_type=robot_type,
+            features=with_default_features(feats),
+            data_files_size_in_mb=data_files_size_in_mb,
+            video_files_size_in_mb=video_files_size_in_mb,
+            chunks_size=chunks_size,
+            video_path=layout.DEFAULT_VIDEO_PATH if any(f.is_video for f in feats.values()) else None,
+        )
+        root.mkdir(parents=True, exist_ok=True)
+        write_info(root, info)
+        log.info("created dataset %s (fps=%d, %d features)", root, fps, len(feats))
+        return cls(root, info, [], encoder or VideoEncoderConfig(), on_nonfinite)
+
+    @classmethod
+    def open(
+        cls,
+        root: str | Path,
+        *,
+        fps: int | None = None,
+        features: Mapping[str, FeatureSpec | Mapping[str, Any]] | None = None,
+        encoder: VideoEncoderConfig | None = None,
+        on_nonfinite: Literal["raise", "skip"] = "raise",
+    ) -> DatasetWriter:
+        """Reopen a dataset to append episodes (new files start after the last ones, as LeRobot does).
+
+        Episodes saved by an interrupted writer are recovered first. ``fps``/``features``, when given,
+        must match the dataset's, else :class:`SchemaMismatchError` lists the differences.
+        """
+        root = Path(root)
+        info = load_info(root)
+        problems = []
+        if fps is not None and int(fps) != info.fps:
+            problems.append(f"fps: dataset has {info.fps}, got {fps}")
+        if features is not None:
+            want = with_default_features(parse_features(features))
+            for k in sorted(set(want) | set(info.features)):
+                a, b = info.features.get(k), want.get(k)
+                if a is None or b is None:
+                    problems.append(f"feature {k!r}: {'missing in dataset' if a is None else 'not given'}")
+                elif (a.dtype, a.shape) != (b.dtype, b.shape):
+                    problems.append(
+                        f"feature {k!r}: dataset has {a.dtype}{list(a.shape)}, got {b.dtype}{list(b.shape)}"
+                    )
+        if problems:
+            raise SchemaMismatchError(
+                f"{root}: cannot append, the dataset differs:\n  " + "\n  ".join(problems)
+            )
+        tasks = load_tasks(root) if (root / layout.TASKS_PATH).exists() else []
+        writer = cls(root, info, tasks, encoder or VideoEncoderConfig(), on_nonfinite)
+        writer._recover()
+        return writer
+
+    def __enter__(self) -> DatasetWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.finalize()
+        else:  # keep everything saved so far; drop the unsaved episode
+            self.clear_episode()
+            self.finalize()
+
+    # ------------------------------------------------------------------ recording API
+    @property
+    def num_episodes(self) -> int:
+        """Episodes saved so far (flushed or pending)."""
+        return self._next_episode
+
+    @property
+    def episode_buffer_size(self) -> int:
+        return len(self._buffer)
+
+    def add_frame(self, frame: Mapping[str, Any], task: str) -> None:
+        """Append one frame of the current episode. Every user feature must be present."""
+        self._check_open()
+        missing = set(self.user_features) - set(frame)
+        extra = set(frame) - set(self.user_features) - {"task"}
+        if missing or extra:
+            raise FrameError(
+                f"frame {len(self._buffer)} of episode {self._next_episode}: "
+                f"missing features {sorted(missing)}, unexpected {sorted(extra)}"
+            )
+        checked = {k: check_value(k, spec, frame[k]) for k, spec in self.user_features.items()}
+        for k, v in checked.items():
+            spec = self.user_features[k]
+            if spec.is_video:
+                self._encoder_for(k, spec).put(np.asarray(v))
+            else:
+                if spec.is_image:
+                    self._image_stats[k].add(v)
+                self._buffer.append(k, v)
+        self._buffer.tasks.append(str(task))
+
+    def add_episode(
+        self,
+        columns: Mapping[str, Any],
+        task: str | list[str],
+        metadata: Mapping[str, Any] | None = None,
+        wait: bool = True,
+    ) -> int:
+        """Add a whole episode from ``(T, ...)`` arrays (camera arrays ``(T, H, W, C)`` uint8)."""
+        lengths = {k: len(v) for k, v in columns.items()}
+        if len(set(lengths.values())) != 1:
+            raise FrameError(f"episode {self._next_episode}: columns have different lengths {lengths}")
+        n = next(iter(lengths.values()))
+        tasks = [task] * n if isinstance(task, str) else list(task)
+        if len(tasks) != n:
+            raise FrameError(f"episode {self._next_episode}: {len(tasks)} task strings for {n} frames")
+        for i in range(n):
+            self.add_frame({k: v[i] for k, v in columns.items()}, tasks[i])
+        return self.save_episode(metadata, wait=wait)
+
+    def clear_episode(self) -> None:
+        """Discard the frames of the current episode (re-record); nothing of it reaches the dataset."""
+        for enc in self._encoders.values():
+            enc.abort()
+        if self._episode_dir.exists():
+            shutil.rmtree(self._episode_dir, ignore_errors=True)
+        self._new_episode()
+
+    def save_episode(self, metadata: Mapping[str, Any] | None = None, wait: bool = True) -> int:
+        """Save the current episode; returns its index. ``wait=False`` returns while encoding finishes."""
+        self._check_open()
+        n = len(self._buffer)
+        if n == 0:
+            raise FrameError(f"episode {self._next_episode} has no frames; add frames before save_episode()")
+        index, first = self._next_episode, self._next_index
+        for t in dict.fromkeys(self._buffer.tasks):
+            if t not in self._task_index:
+                self._task_index[t] = len(self._tasks)
+                self._tasks.append(t)
+        job = (
+            index,
+            first,
+            self._buffer,
+            self._encoders,
+            self._image_stats,
+            self._episode_dir,
+            dict(metadata or {}),
+        )
+        self._next_episode += 1
+        self._next_index += n
+        self._new_episode()
+        fut = self._committer.submit(self._commit_episode, *job)
+        self._commit_futures.append(fut)
+        if wait:
+            self._wait_commits()
+        return index
+
+    def flush(self) -> None:
+        """Make every saved episode loadable now (closes the open files; later episodes start new ones)."""
+        self._wait_commits()
+        with self._lock:
+            self._flush_locked()
+
+    def finalize(self) -> None:
+        """Flush and close. Idempotent; an unsaved partial episode is discarded."""
+        if self._closed:
+            return
+        try:
+            if len(self._buffer):
+                log.warning(
+                    "finalize: discarding %d unsaved frames of episode %d",
+                    len(self._buffer),
+                    self._next_episode,
+                )
+                self.clear_episode()
+            self.flush()
+        finally:
+            self._closed = True
+            self._committer.shutdown(wait=True)
+            if self._episode_dir.exists():
+                shutil.rmtree(self._episode_dir, ignore_errors=True)
+            if self._staging.exists() and not any(self._staging.iterdir()):
+                self._staging.rmdir()
+
+    # ------------------------------------------------------------------ internals: current episode
+    def _new_episode(self) -> None:
+        self._buffer = EpisodeBuffer(self.features)
+        self._encoders: dict[str, SegmentEncoder] = {}
+        self._image_stats = {
+            k: rstats.ImageStatsAccumulator(f.shape[2]) for k, f in self.user_features.items() if f.is_visual
+        }
+        self._episode_dir = self._staging / f"episode-{self._next_episode:06d}.partial"
+
+    def _encoder_for(self, key: str, spec: FeatureSpec) -> SegmentEncoder:
+        enc = self._encoders.get(key)
+        if enc is None:
+            self._episode_dir.mkdir(parents=True, exist_ok=True)
+            enc = SegmentEncoder(
+                self._episode_dir / f"{key}.mp4",
+                self.info.fps,
+                spec.shape[1],
+                spec.shape[0],
+                self.encoder,
+                on_frame=self._image_stats[key].add,
+            )
+            self._encoders[key] = enc
+        return enc
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise FormatError(f"{self.root}: writer is finalized; reopen with DatasetWriter.open() to append")
+
+    def _wait_commits(self) -> None:
+        futures, self._commit_futures = self._commit_futures, []
+        for fut in futures:
+            fut.result()
+
+    def _commit_episode(
+        self,
+        index: int,
+        first: int,
+        buffer: EpisodeBuffer,
+        encoders: dict[str, SegmentEncoder],
+        image_stats: dict[str, Any],
+        ep_dir: Path,
+        metadata: dict[str, Any],
+    ) -> None:
+        """Stage the episode durably, then append it to the open files (runs in the committer thread)."""
+        n = len(buffer)
+        ep_dir.mkdir(parents=True, exist_ok=True)
+        for key, enc in encoders.items():
+            frames = enc.close()
+            if frames != n:
+                raise FormatError(f"episode {index}, camera {key!r}: encoded {frames} frames, expected {n}")
+        table = buffer.to_table(index, first, self.info.fps, self._task_index)
+        summary = rstats.summarize_episode(
+            buffer.columns() | _default_columns(table),
+            self.features,
+            image_stats,
+            on_nonfinite=self.on_nonfinite,
+        )
+        pq.write_table(table, ep_dir / "data.parquet", compression="snappy")
+        (ep_dir / "sketch.bin").write_bytes(summary.sketch.to_bytes())
+        row: dict[str, Any] = {
+            "episode_index": index,
+            "tasks": list(dict.fromkeys(buffer.tasks)),
+            "length": n,
+        }
+        row.update({k: _jsonable(v) for k, v in metadata.items()})
+        row["stats"] = {
+            f: {s: np.asarray(v).tolist() for s, v in st.items()} for f, st in summary.lerobot.items()
+        }
+        atomic_write_text(ep_dir / "row.json", json.dumps(row))
+        final_dir = self._staging / f"episode-{index:06d}"
+        ep_dir.rename(final_dir)  # commit point of the episode
+        staged = _Staged(index, final_dir, row, summary.sketch)
+        with self._lock:
+            self._place(staged)
+
+    # ------------------------------------------------------------------ internals: open files
+    def _place(self, staged: _Staged) -> None:
+        """Append a staged episode to the open data/video files (rolling over by size)."""
+        data_src = staged.dir / "data.parquet"
+        table = pq.read_table(data_src)
+        size = data_src.stat().st_size
+        d = self._data
+        if (
+            d is not None
+            and d.episodes
+            and d.tmp.stat().st_size + size >= self.info.data_files_size_in_mb * MB
+        ):
+            self._close_data()
+            d = None
+        if d is None:
+            chunk, file = self._next_data
+            final = self.root / layout.data_path(chunk, file, self.info.data_path)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            d = self._data = _OpenFile(chunk, file, final, tmp_path_for(final))
+            d.writer = pq.ParquetWriter(d.tmp, table.schema, compression="snappy", use_dictionary=True)
+            self._next_data = layout.next_chunk_file(chunk, file, self.info.chunks_size)
+        d.writer.write_table(table, row_group_size=max(len(table), 1))
+        d.episodes += 1
+        placed: dict[str, Any] = {
+            "data/chunk_index": d.chunk,
+            "data/file_index": d.file,
+            "dataset_from_index": int(table["index"][0].as_py()),
+            "dataset_to_index": int(table["index"][-1].as_py()) + 1,
+        }
+        for key in (k for k, f in self.user_features.items() if f.is_video):
+            seg = staged.dir / f"{key}.mp4"
+            v = self._videos.get(key)
+            if (
+                v is not None
+                and v.episodes
+                and v.writer.size_bytes + seg.stat().st_size >= self.info.video_files_size_in_mb * MB
+            ):
+                self._close_video(key)
+                v = None
+            if v is None:
+                chunk, file = self._next_videos[key]
+                final = self.root / layout.video_path(
+                    key, chunk, file, self.info.video_path or layout.DEFAULT_VIDEO_PATH
+                )
+                v = self._videos[key] = _OpenFile(chunk, file, final, tmp_path_for(final))
+                v.writer = VideoFileAppender(v.tmp, self.info.fps)
+                self._next_videos[key] = layout.next_chunk_file(chunk, file, self.info.chunks_size)
+            start, count = v.writer.append(seg)
+            v.episodes += 1
+            c_chunk, c_file, c_from, c_to = video_columns(key)
+            placed.update(
+                {
+                    c_chunk: v.chunk,
+                    c_file: v.file,
+                    c_from: start / self.info.fps,
+                    c_to: (start + count) / self.info.fps,
+                }
+            )
+            if self.features[key].info is None:
+                self._set_video_info(key, seg)
+        staged.placed = placed
+        self._pending.append(staged)
+
+    def _set_video_info(self, key: str, seg: Path) -> None:
+        info = probe_video(seg).lerobot_info()
+        self.features[key] = self.features[key].model_copy(update={"info": info})
+
+    def _close_data(self) -> None:
+        if self._data is not None:
+            self._data.writer.close()
+            commit(self._data.tmp, self._data.final)
+            self._data = None
+
+    def _close_video(self, key: str) -> None:
+        v = self._videos.pop(key, None)
+        if v is not None:
+            v.writer.close()
+            commit(v.tmp, v.final)
+
+    def _flush_locked(self) -> None:
+        if not self._pending:
+            return
+        self._close_data()
+        for key in list(self._videos):
+            self._close_video(key)
+        rows = []
+        for st in self._pending:
+            row = {k: v for k, v in st.row.items() if k != "stats"}
+            row.update(st.placed)
+            row.update(
+                flatten_stats(
+                    {f: {s: np.asarray(v) for s, v in d.items()} for f, d in st.row["stats"].items()}
+                )
+            )
+            rows.append(row)
+        chunk, file = self._next_meta
+        rstats.write_sketch_file(self.root, chunk, file, [(st.index, st.sketch) for st in self._pending])
+        write_episodes_file(self.root, chunk, file, rows)
+        self._next_meta = layout.next_chunk_file(chunk, file, self.info.chunks_size)
+        write_tasks(self.root, self._tasks)
+        total = self._running_stats()
+        for st in self._pending:
+            total = st.sketch if total is None else rstats.merge(total, st.sketch)
+        self._total_stats = total
+        rstats.write_stats_json(self.root, total)
+        last = self._pending[-1]
+        self.info.total_episodes = last.index + 1
+        self.info.total_frames = int(last.placed["dataset_to_index"])
+        self.info.total_tasks = len(self._tasks)
+        self.info.splits = {"train": f"0:{self.info.total_episodes}"}
+        self.info.features = self.features
+        write_info(self.root, self.info)  # commit point of the flush
+        for st in self._pending:
+            shutil.rmtree(st.dir, ignore_errors=True)
+        log.info(
+            "flushed %d episodes to %s (total %d)", len(self._pending), self.root, self.info.total_episodes
+        )
+        self._pending = []
+
+    def _running_stats(self) -> Any:
+        """Global stats of the episodes flushed before this writer session (from the sketch side files)."""
+        if self._total_stats is not None or self.info.total_episodes == 0:
+            return self._total_stats
+        sketches = rstats.read_sketches(self.root)
+        missing = [i for i in range(self.info.total_episodes) if i not in sketches]
+        if missing:
+            log.warning(
+                "%s: %d earlier episodes have no stats sketch (dataset not written by robopipe); "
+                "stats.json covers the new episodes merged with a recompute: run `robopipe stats %s`",
+                self.root,
+                len(missing),
+                self.root,
+            )
+        total = None
+        for i in sorted(sketches):
+            total = sketches[i] if total is None else rstats.merge(total, sketches[i])
+        return total
+
+    def _next_file_indices(self) -> tuple[tuple[int, int], dict[str, tuple[int, int]], tuple[int, int]]:
+        """Where new files start: after the last ones referenced by the episodes metadata."""
+        vkeys = [k for k, f in self.features.items() if f.is_video]
+        if self.info.total_episodes == 0:
+            return (0, 0), {k: (0, 0) for k in vkeys}, (0, 0)
+        cols = [
+            "data/chunk_index",
+            "data/file_index",
+            "meta/episodes/chunk_index",
+            "meta/episodes/file_index",
+        ]
+        cols += [c for k in vkeys for c in video_columns(k)[:2]]
+        last = load_episodes(self.root, columns=cols).iloc[-1]
+        nxt = lambda c, f: layout.next_chunk_file(int(last[c]), int(last[f]), self.info.chunks_size)  # noqa: E731
+        return (
+            nxt("data/chunk_index", "data/file_index"),
+            {k: nxt(*video_columns(k)[:2]) for k in vkeys},
+            nxt("meta/episodes/chunk_index", "meta/episodes/file_index"),
+        )
+
+    def _recover(self) -> None:
+        """Replay episodes an interrupted writer had saved but not flushed, and clean up its leftovers."""
+        removed = remove_stale_tmp_files(self.root)
+        if not self._staging.exists():
+            return
+        for partial in self._staging.glob("*.partial"):
+            shutil.rmtree(partial, ignore_errors=True)
+        staged = sorted(p for p in self._staging.glob("episode-*") if (p / "row.json").exists())
+        done = [p for p in staged if int(p.name.split("-")[1]) < self.info.total_episodes]
+        for p in done:  # flushed, only the cleanup was interrupted
+            shutil.rmtree(p, ignore_errors=True)
+        todo = [p for p in staged if p not in done]
+        if removed or todo:
+            log.warning(
+                "%s: recovering %d saved episodes of an interrupted writer (%d temporary files removed)",
+                self.root,
+                len(todo),
+                len(removed),
+            )
+        self._remove_unreferenced_files()
+        for p in todo:
+            index = int(p.name.split("-")[1])
+            if index != self._next_episode:
+                raise FormatError(
+                    f"{p}: staged episode {index} does not follow episode {self._next_episode - 1}"
+                )
+            row = json.loads((p / "row.json").read_text())
+            for t in row["tasks"]:
+                if t not in self._task_index:
+                    self._task_index[t] = len(self._tasks)
+                    self._tasks.append(t)
+            sketch = rstats.DatasetStats.from_bytes((p / "sketch.bin").read_bytes())
+            with self._lock:
+                self._place(_Staged(index, p, row, sketch))
+            self._next_episode = index + 1
+            self._next_index += int(row["length"])
+        self.flush()
+
+    def _remove_unreferenced_files(self) -> None:
+        """Delete data/video/episodes files an interrupted flush renamed but never referenced."""
+
+        def stale(paths: list[Path], nxt: tuple[int, int]) -> list[Path]:
+            return [p for p in paths if layout.parse_chunk_file(p) >= nxt]
+
+        victims = stale(layout.sorted_files(self.root, layout.DATA_DIR, ".parquet"), self._next_data)
+        victims += stale(layout.sorted_files(self.root, layout.EPISODES_DIR, ".parquet"), self._next_meta)
+        for key, nxt in self._next_videos.items():
+            victims += stale(layout.sorted_files(self.root, f"{layout.VIDEO_DIR}/{key}", ".mp4"), nxt)
+        for p in victims:
+            log.warning("removing %s: written by an interrupted flush, not referenced by the dataset", p)
+            p.unlink()
+
+
+def layout_defaults() -> set[str]:
+    return {"timestamp", "frame_index", "episode_index", "index", "task_index"}
+
+
+def _default_columns(table: pa.Table) -> dict[str, np.ndarray]:
+    return {k: table[k].to_numpy() for k in layout_defaults()}
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return v
