@@ -1,0 +1,216 @@
+"""``validate_dataset``: run every rule and collect one report (core layer).
+
+Order: load metadata -> build the GX suite and hand the per-file GX jobs to the runner (a Dask runner
+starts them in the background) -> hand-written rules (metadata, data, videos, stats) -> gather the GX
+results -> Data Docs. The dataset is only read, never written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from robopipe.format.atomic import atomic_write_text
+from robopipe.validate import rules_meta
+from robopipe.validate.bounds import FeatureBounds, load_bounds
+from robopipe.validate.context import DatasetContext, load_context
+from robopipe.validate.findings import (
+    DatasetSummary,
+    FindingCollector,
+    GxSummary,
+    ValidateRequest,
+    ValidationReport,
+)
+from robopipe.validate.rules_data import check_data
+from robopipe.validate.rules_stats import check_stats
+from robopipe.validate.rules_video import check_videos, video_files_on_disk
+
+log = logging.getLogger(__name__)
+
+GxJob = tuple[str, str, dict[str, Any], list[dict[str, Any]]]  # (path, rel, features_json, suites)
+
+
+class GxRunner(Protocol):
+    """Starts the per-file GX jobs and returns a function that waits for their results.
+
+    ``name`` is recorded in the report (``serial``, ``dask:tcp://...``).
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    def __call__(self, jobs: Sequence[GxJob]) -> Callable[[], list[dict[str, Any]]]: ...
+
+
+class SerialGxRunner:
+    """Runs the GX jobs in this process, when the results are asked for."""
+
+    name = "serial"
+
+    def __call__(self, jobs: Sequence[GxJob]) -> Callable[[], list[dict[str, Any]]]:
+        from robopipe.validate.gx_suite import run_gx_file
+
+        return lambda: [run_gx_file(*job) for job in jobs]
+
+
+def validate_dataset(
+    root: str | Path,
+    *,
+    full_decode: bool = False,
+    gx: bool = True,
+    suites: Sequence[str | Path] = (),
+    bounds: str | Path | Mapping[str, FeatureBounds] | None = None,
+    report_dir: str | Path | None = None,
+    gx_runner: GxRunner | None = None,
+    request: ValidateRequest | None = None,
+) -> ValidationReport:
+    """Check a LeRobot v3.0 dataset against every rule and return all findings (never first-fail).
+
+    Args:
+        root: dataset folder.
+        full_decode: decode every video frame (also finds corrupt packets and frozen cameras).
+        gx: run Great Expectations suites (generated + ``suites``) on every data file.
+        suites: GX ExpectationSuite JSON files with project-specific expectations.
+        bounds: value limits (a bounds YAML path or parsed :class:`FeatureBounds`).
+        report_dir: where to write the GX Data Docs site and ``report.json``.
+        gx_runner: how to run the per-file GX jobs (default: serially in this process).
+        request: the originating request (stored in the report; its tuning fields are used).
+
+    Raises:
+        DatasetNotFoundError: ``root`` has no ``meta/info.json``.
+        CorruptFileError: ``meta/info.json`` is not readable JSON.
+        ConfigError: the bounds file or a suite file is invalid.
+    """
+    t_start = time.perf_counter()
+    req = request or ValidateRequest(
+        root=str(root),
+        full_decode=full_decode,
+        gx=gx,
+        suites=[str(s) for s in suites],
+        bounds=str(bounds) if isinstance(bounds, str | Path) else None,
+        report_dir=None if report_dir is None else str(report_dir),
+    )
+    root = Path(root)
+    parsed_bounds = load_bounds(bounds) if isinstance(bounds, str | Path) else dict(bounds or {})
+    user_suites: list[dict[str, Any]] = []
+    if gx and suites:
+        from robopipe.validate.gx_suite import load_user_suite
+
+        user_suites = [load_user_suite(s) for s in suites]
+    out = FindingCollector(req.max_findings_per_code)
+    ctx = load_context(root, out)
+    rules_run = ["info", "episodes", "tasks"]
+
+    gather: Callable[[], list[dict[str, Any]]] | None = None
+    runner = gx_runner or SerialGxRunner()
+    suite_names: list[str] = []
+    if gx and ctx.info is not None and ctx.data_files:
+        jobs, suite_names = _gx_jobs(ctx, parsed_bounds, user_suites)
+        gather = runner(jobs)
+
+    rules_meta.check_path_templates(ctx, out)
+    rules_meta.check_episodes(ctx, out)
+    rules_meta.check_episode_tasks(ctx, out)
+    data_rows, frames_checked = check_data(ctx, out, parsed_bounds, req.tolerance_s)
+    rules_meta.check_totals(ctx, out, data_rows)
+    rules_run += ["data"]
+    video_frames = check_videos(
+        ctx,
+        out,
+        full_decode=req.full_decode,
+        tolerance_s=req.tolerance_s,
+        frozen_frames=req.frozen_frames,
+        frozen_max_diff=req.frozen_max_diff,
+    )
+    rules_run += ["videos-decode" if req.full_decode else "videos-metadata", "stats"]
+    check_stats(ctx, out)
+
+    gx_summary = None
+    if gather is not None:
+        from robopipe.validate.gx_suite import gx_findings, write_data_docs
+
+        results = gather()
+        unreadable = {f.file for f in out.findings if f.code == "RP301" and f.file}
+        evaluated, failed = gx_findings(results, out, unreadable)
+        docs = write_data_docs(results, Path(report_dir)) if report_dir else None
+        gx_summary = GxSummary(
+            suites=suite_names,
+            files=len(results),
+            evaluated=evaluated,
+            failed=failed,
+            data_docs=None if docs is None else str(docs),
+            runner=runner.name,
+        )
+        rules_run.append("great-expectations")
+
+    report = ValidationReport(
+        root=str(root),
+        dataset=_summary(ctx),
+        findings=out.findings,
+        suppressed=dict(out.suppressed),
+        rules_run=rules_run,
+        frames_checked=frames_checked,
+        video_frames_checked=video_frames,
+        gx=gx_summary,
+        duration_s=round(time.perf_counter() - t_start, 3),
+        request=req,
+    )
+    if report_dir:
+        atomic_write_text(Path(report_dir) / "report.json", report.model_dump_json(indent=2))
+    log.info("validated %s: %s in %.1fs", root, report.counts, report.duration_s)
+    return report
+
+
+def validate(request: ValidateRequest, gx_runner: GxRunner | None = None) -> ValidationReport:
+    """:func:`validate_dataset` driven by a :class:`ValidateRequest` (what the CLI and the flow call)."""
+    return validate_dataset(
+        request.root,
+        full_decode=request.full_decode,
+        gx=request.gx,
+        suites=request.suites,
+        bounds=request.bounds,
+        report_dir=request.report_dir,
+        gx_runner=gx_runner,
+        request=request,
+    )
+
+
+def _gx_jobs(
+    ctx: DatasetContext, bounds: Mapping[str, FeatureBounds], user_suites: list[dict[str, Any]]
+) -> tuple[list[GxJob], list[str]]:
+    from robopipe.validate.gx_suite import build_feature_suite
+
+    if ctx.info is None:
+        return [], []
+    generated = build_feature_suite(
+        ctx.features,
+        total_tasks=len(ctx.tasks) if ctx.tasks is not None else None,
+        total_episodes=ctx.episodes.num_rows if ctx.episodes is not None else ctx.info.total_episodes,
+        stats=ctx.stats,
+        bounds=bounds,
+    )
+    suites = [generated, *user_suites]
+    features_json = {k: json.loads(v.model_dump_json()) for k, v in ctx.features.items()}
+    jobs: list[GxJob] = [(str(p), ctx.rel(p), features_json, suites) for p in ctx.data_files]
+    return jobs, [s["name"] for s in suites]
+
+
+def _summary(ctx: DatasetContext) -> DatasetSummary:
+    info = ctx.info
+    raw = ctx.raw_info
+    return DatasetSummary(
+        codebase_version=str(raw.get("codebase_version")) if raw.get("codebase_version") else None,
+        robot_type=info.robot_type if info else None,
+        fps=info.fps if info else None,
+        total_episodes=info.total_episodes if info else None,
+        total_frames=info.total_frames if info else None,
+        total_tasks=info.total_tasks if info else None,
+        features={k: {"dtype": f.dtype, "shape": list(f.shape)} for k, f in ctx.features.items()},
+        video_keys=[k for k, f in ctx.features.items() if f.is_video],
+        data_files=len(ctx.data_files),
+        video_files=video_files_on_disk(ctx),
+    )

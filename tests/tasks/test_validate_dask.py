@@ -1,0 +1,77 @@
+"""GX on a real 2-worker Dask LocalCluster gives the same findings as the serial runner."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from robopipe.validate import ValidateRequest, validate_dataset
+from tasks.validate_dask import DaskGxRunner, validate_on_dask
+from tests.fixtures.datasets import make_dataset
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def runner():  # type: ignore[no-untyped-def]
+    with DaskGxRunner(workers=2) as r:
+        yield r
+
+
+@pytest.fixture(scope="module")
+def multi_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = make_dataset(
+        tmp_path_factory.mktemp("dask") / "ds",
+        frames=[30, 30, 30, 30],
+        cameras={},
+        data_files_size_in_mb=0.002,
+    )
+    assert len(list((root / "data").glob("*/*.parquet"))) >= 2
+    return root
+
+
+def test_dask_runner_valid(runner: DaskGxRunner, multi_file: Path, tmp_path: Path) -> None:
+    report = validate_dataset(multi_file, gx_runner=runner, report_dir=tmp_path / "rep")
+    assert report.findings == [], [f.model_dump() for f in report.findings]
+    assert report.gx is not None and report.gx.runner.startswith("dask:local")
+    assert report.gx.files == len(list((multi_file / "data").glob("*/*.parquet"))) and report.gx.failed == 0
+    assert (tmp_path / "rep/data_docs/index.html").is_file()
+
+
+def test_dask_equals_serial_on_broken_data(runner: DaskGxRunner, multi_file: Path, tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    shutil.copytree(multi_file, root)
+    last = sorted((root / "data").glob("*/*.parquet"))[-1]
+    t = pq.read_table(last)
+    m = np.stack(t.column("action").to_numpy(zero_copy_only=False)).astype(np.float32)
+    m[1, 3] = 1e6
+    arr = pa.FixedSizeListArray.from_arrays(pa.array(m.reshape(-1)), 6)
+    pq.write_table(t.set_column(t.column_names.index("action"), "action", arr), last)
+    serial = validate_dataset(root)
+    dask = validate_dataset(root, gx_runner=runner)
+    assert [f.model_dump() for f in dask.findings] == [f.model_dump() for f in serial.findings]
+    assert any(f.code == "RP601" and f.feature == "action_3" for f in dask.findings)
+
+
+def test_validate_on_dask_with_own_cluster(multi_file: Path) -> None:
+    report = validate_on_dask(ValidateRequest(root=str(multi_file), workers=1))
+    assert report.valid and report.gx is not None and report.gx.runner == "dask:local(1 workers)"
+
+
+def test_validate_on_existing_scheduler_address(runner: DaskGxRunner, multi_file: Path) -> None:
+    address = runner._client.scheduler.address
+    report = validate_on_dask(ValidateRequest(root=str(multi_file), dask_address=address))
+    assert report.valid and report.gx is not None and report.gx.runner == f"dask:{address}"
+
+
+def test_cli_uses_dask_for_several_files(runner: DaskGxRunner, multi_file: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from flows.cli import main
+
+    address = runner._client.scheduler.address
+    assert main(["validate", str(multi_file), "--dask-address", address]) == 0
+    assert f"via dask:{address}" in capsys.readouterr().out
