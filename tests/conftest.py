@@ -6,7 +6,14 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.lerobot_ref", "tests.fixtures.datasets"]
+# tests.fixtures.rlds imports tensorflow lazily (its fixtures skip without it), so collection never needs TF.
+pytest_plugins = [
+    "tests.fixtures.lerobot_ref",
+    "tests.fixtures.datasets",
+    "tests.fixtures.rlds",
+    "tests.fixtures.hub_server",
+    "tests.fixtures.olah_server",
+]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -16,7 +23,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     skip_hw = pytest.mark.skip(reason="needs real hardware: pass --run-hardware")
     for item in items:
-        if "hardware" in item.keywords and not config.getoption("--run-hardware"):
+        if item.get_closest_marker("hardware") is not None and not config.getoption("--run-hardware"):
             item.add_marker(skip_hw)
 
 

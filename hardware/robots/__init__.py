@@ -1,0 +1,1 @@
+"""Robots and teleoperators built from typed configs (arms over motor buses, keyboard)."""
