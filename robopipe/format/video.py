@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 # SVT-AV1 prints a banner per encoder to stderr; keep errors only unless the user asked otherwise.
 os.environ.setdefault("SVT_LOG", "1")
-av.logging.set_level(av.logging.ERROR)
+# Never call av.logging.set_level(): it installs a Python log callback that FFmpeg's codec threads
+# call into, which deadlocks when the GIL holder waits on those threads (seen with SVT-AV1/x264).
 
 CODEC_NAMES = {
     "libsvtav1": "av1",

@@ -21,7 +21,8 @@ from robopipe.validate.context import DatasetContext, safe_format
 from robopipe.validate.findings import FindingCollector
 
 log = logging.getLogger(__name__)
-av.logging.set_level(av.logging.ERROR)
+# Never call av.logging.set_level(): it installs a Python log callback that FFmpeg's codec threads
+# call into, which deadlocks when the GIL holder waits on those threads (seen with SVT-AV1/x264).
 
 _CODEC_ALIASES = {
     "libdav1d": "av1",
