@@ -189,3 +189,15 @@ def test_clear_episode_leaves_nothing_and_finalize_is_idempotent(tmp_path: Path)
     assert (r.num_episodes, r.num_frames, r.tasks) == (1, 6, ["kept"])
     assert len(list(r.iter_video_frames("observation.images.front", 0))) == 6
     assert not (tmp_path / "ds" / ".staging").exists()
+
+
+def test_frames_by_global_index_in_any_order(tmp_path: Path) -> None:
+    root = make_dataset(tmp_path / "ds", episodes=3, frames=[4, 5, 6], cameras={}, data_files_size_in_mb=0.002)
+    r = DatasetReader(root)
+    t = r.read_frames([14, 0, 9, 4], columns=["observation.state", "episode_index", "frame_index"])
+    assert t["episode_index"].to_pylist() == [2, 0, 2, 1]
+    assert t["frame_index"].to_pylist() == [5, 0, 0, 0]
+    want = episode_columns(default_features({}), 6, 2)["observation.state"][5]
+    np.testing.assert_array_equal(np.asarray(t["observation.state"][0].as_py(), np.float32), want)
+    with pytest.raises(IndexError, match="out of range"):
+        r.read_frames([15])
