@@ -1,0 +1,303 @@
+"""``robopipe merge``, ``delete-episodes``, ``split``, ``remove-feature``, ``rename-feature``, ``set-task``.
+
+Every command stream-copies video (no decode, no re-encode), writes each output file once into a
+temporary sibling of the output, and renames it into place at the end; inputs are never modified.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+from cyclopts import App, Parameter
+
+if TYPE_CHECKING:
+    from robopipe.edit import EditReport, EditRequest, MergeRequest
+
+_Episodes = Annotated[list[int] | None, Parameter(consume_multiple=True)]
+_Strings = Annotated[list[str] | None, Parameter(consume_multiple=True)]
+
+
+def _print(report: EditReport) -> None:
+    for o in report.outputs:
+        print(
+            f"{o.root}: {o.episodes} episodes, {o.frames} frames, {o.tasks} tasks, {o.data_files} data files, "
+            f"{o.video_files} video files, {o.bytes / 1e6:.1f} MB (stats from {o.stats_source})"
+        )
+    extra = f", {report.reencoded_spans} span(s) re-encoded" if report.reencoded_spans else ""
+    print(f"{report.operation} done in {report.seconds:.2f}s{extra}")
+
+
+def _limits(data_mb: float | None, video_mb: float | None, chunks_size: int | None) -> dict[str, object]:
+    from robopipe.edit import SizeLimits
+
+    return {
+        "limits": SizeLimits(
+            data_files_size_in_mb=data_mb, video_files_size_in_mb=video_mb, chunks_size=chunks_size
+        )
+    }
+
+
+def _run_merge(req: MergeRequest, address: str | None) -> EditReport:
+    if req.workers > 1 or address:
+        from tasks.edit_dask import merge_dask
+
+        return merge_dask(req, address=address)
+    from robopipe.edit import merge
+
+    return merge(req)
+
+
+def _run_edit(req: EditRequest, address: str | None) -> EditReport:
+    if req.workers > 1 or address:
+        from tasks.edit_dask import edit_dask
+
+        return edit_dask(req, address=address)
+    from robopipe.edit import edit
+
+    return edit(req)
+
+
+def merge(
+    out: Path,
+    /,
+    *roots: Path,
+    repo_id: str | None = None,
+    rename: _Strings = None,
+    data_files_size_in_mb: float | None = None,
+    video_files_size_in_mb: float | None = None,
+    chunks_size: int | None = None,
+    workers: int = 1,
+    dask_address: str | None = None,
+) -> int:
+    """Merge datasets into a new one: tasks unioned, episodes renumbered, videos stream-copied.
+
+    Inputs must share fps, robot type and features (every difference is listed otherwise). Stats are
+    merged from per-episode stats without reading frames.
+
+    Parameters
+    ----------
+    out
+        New dataset root (must not exist).
+    roots
+        Input dataset roots, in output order.
+    repo_id
+        Label of the merged dataset (for the log and report).
+    rename
+        Feature renames OLD=NEW applied to every input that has OLD (e.g. when robots name cameras differently).
+    data_files_size_in_mb
+        Data parquet rollover size (default: the first input's).
+    video_files_size_in_mb
+        mp4 rollover size (default: the first input's).
+    chunks_size
+        Files per chunk directory (default: the first input's).
+    workers
+        Parallel workers; more than 1 runs on a local Dask cluster.
+    dask_address
+        Address of an existing Dask scheduler (workers must see the same paths).
+    """
+    from pydantic import ValidationError
+
+    from robopipe.edit import MergeRequest, parse_renames
+
+    try:
+        req = MergeRequest(
+            out=out,
+            roots=list(roots),
+            repo_id=repo_id,
+            rename=parse_renames(rename),
+            workers=workers,
+            **_limits(data_files_size_in_mb, video_files_size_in_mb, chunks_size),  # type: ignore[arg-type]
+        )
+    except ValidationError as exc:
+        print("error: merge: " + "; ".join(str(e["msg"]) for e in exc.errors()), file=sys.stderr)
+        return 2
+    _print(_run_merge(req, dask_address))
+    return 0
+
+
+def _edit(
+    operation: str,
+    root: Path,
+    out: Path | None,
+    in_place: bool,
+    workers: int,
+    address: str | None,
+    **kw: object,
+) -> int:
+    from pydantic import ValidationError
+
+    from robopipe.edit import EditRequest
+
+    try:
+        req = EditRequest(operation=operation, root=root, out=out, in_place=in_place, workers=workers, **kw)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        print(f"error: {operation}: " + "; ".join(str(e["msg"]) for e in exc.errors()), file=sys.stderr)
+        return 2
+    _print(_run_edit(req, address))
+    return 0
+
+
+def delete_episodes(
+    root: Path,
+    /,
+    *,
+    episodes: _Episodes = None,
+    out: Path | None = None,
+    in_place: bool = False,
+    workers: int = 1,
+    dask_address: str | None = None,
+) -> int:
+    """Delete episodes; the rest are renumbered 0..n-1 and their video packets copied unchanged.
+
+    Parameters
+    ----------
+    root
+        Input dataset root.
+    episodes
+        Episode indices to delete, e.g. ``--episodes 3 7``.
+    out
+        New dataset root.
+    in_place
+        Replace ROOT instead (a backup is kept until the new dataset is complete).
+    workers
+        Parallel workers; more than 1 runs on a local Dask cluster.
+    dask_address
+        Address of an existing Dask scheduler.
+    """
+    return _edit("delete-episodes", root, out, in_place, workers, dask_address, episodes=episodes)
+
+
+def split(
+    root: Path,
+    /,
+    *,
+    splits: str,
+    out_dir: Path,
+    workers: int = 1,
+    dask_address: str | None = None,
+) -> int:
+    """Split a dataset into several (one root per split under OUT_DIR).
+
+    Parameters
+    ----------
+    root
+        Input dataset root.
+    splits
+        ``train=0.8,val=0.2`` (fractions: int(total*f) episodes in order, the last split takes the rest)
+        or episode lists ``train=0-7,val=8,9``.
+    out_dir
+        Directory receiving ``<out_dir>/<split>``.
+    workers
+        Parallel workers; more than 1 runs on a local Dask cluster.
+    dask_address
+        Address of an existing Dask scheduler.
+    """
+    from robopipe.edit import parse_splits
+
+    return _edit("split", root, out_dir, False, workers, dask_address, splits=parse_splits(splits))
+
+
+def remove_feature(
+    root: Path,
+    /,
+    *,
+    feature: _Strings = None,
+    out: Path | None = None,
+    in_place: bool = False,
+    workers: int = 1,
+    dask_address: str | None = None,
+) -> int:
+    """Remove features (columns or cameras), including their stats and episodes-metadata columns.
+
+    Parameters
+    ----------
+    root
+        Input dataset root.
+    feature
+        Feature key(s) to remove, e.g. ``--feature observation.images.wrist``.
+    out
+        New dataset root.
+    in_place
+        Replace ROOT instead (a backup is kept until the new dataset is complete).
+    workers
+        Parallel workers; more than 1 runs on a local Dask cluster.
+    dask_address
+        Address of an existing Dask scheduler.
+    """
+    return _edit("remove-feature", root, out, in_place, workers, dask_address, features=list(feature or []))
+
+
+def rename_feature(
+    root: Path,
+    /,
+    *,
+    rename: _Strings = None,
+    out: Path | None = None,
+    in_place: bool = False,
+    workers: int = 1,
+    dask_address: str | None = None,
+) -> int:
+    """Rename features (columns, camera folders, stats and metadata columns).
+
+    Parameters
+    ----------
+    root
+        Input dataset root.
+    rename
+        OLD=NEW pairs, e.g. ``--rename observation.images.top=observation.images.front``.
+    out
+        New dataset root.
+    in_place
+        Replace ROOT instead (a backup is kept until the new dataset is complete).
+    workers
+        Parallel workers; more than 1 runs on a local Dask cluster.
+    dask_address
+        Address of an existing Dask scheduler.
+    """
+    from robopipe.edit import parse_renames
+
+    return _edit("rename-feature", root, out, in_place, workers, dask_address, rename=parse_renames(rename))
+
+
+def set_task(
+    root: Path,
+    /,
+    *,
+    task: str,
+    episodes: _Episodes = None,
+    out: Path | None = None,
+    in_place: bool = False,
+    workers: int = 1,
+    dask_address: str | None = None,
+) -> int:
+    """Set the task of some episodes (or all): ``tasks.parquet``, ``task_index`` and the ``tasks`` column.
+
+    Parameters
+    ----------
+    root
+        Input dataset root.
+    task
+        The new task string.
+    episodes
+        Episodes to retask (default: all).
+    out
+        New dataset root.
+    in_place
+        Replace ROOT instead (a backup is kept until the new dataset is complete).
+    workers
+        Parallel workers; more than 1 runs on a local Dask cluster.
+    dask_address
+        Address of an existing Dask scheduler.
+    """
+    return _edit("set-task", root, out, in_place, workers, dask_address, task=task, episodes=episodes)
+
+
+def register(app: App) -> None:
+    app.command(merge)
+    app.command(delete_episodes, name="delete-episodes")
+    app.command(split)
+    app.command(remove_feature, name="remove-feature")
+    app.command(rename_feature, name="rename-feature")
+    app.command(set_task, name="set-task")

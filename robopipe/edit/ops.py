@@ -1,0 +1,264 @@
+"""The merge and edit operations: load inputs, plan, write every output file once, commit (core layer).
+
+Execution is pluggable: a *runner* takes a plan and writes all its output files (serially, in threads,
+or on Dask via ``tasks.edit_dask``); everything else (planning, metadata, commit) is here.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from robopipe.edit.execute import (
+    DataFileResult,
+    VideoFileResult,
+    execute_data_file,
+    execute_video_file,
+    output_jobs,
+)
+from robopipe.edit.finish import commit_output, stage_dir_for, write_metadata
+from robopipe.edit.models import EditReport, EditRequest, MergeRequest, OutputSummary
+from robopipe.edit.plan import EditPlan, Selection, plan_edit
+from robopipe.edit.sources import Source, load_source
+from robopipe.errors import ConfigError, DatasetExistsError, MergeError, SchemaMismatchError
+from robopipe.format import layout
+
+log = logging.getLogger(__name__)
+
+RunResult = tuple[list[DataFileResult], list[VideoFileResult]]
+Runner = Callable[[EditPlan], RunResult]
+MapFn = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
+
+
+def run_job(plan: EditPlan, job: tuple[str, Any, int]) -> DataFileResult | VideoFileResult:
+    """Write one output file (``job`` from :func:`robopipe.edit.execute.output_jobs`)."""
+    kind, key, i = job
+    return execute_data_file(plan, i) if kind == "data" else execute_video_file(plan, key, i)
+
+
+def _collect(results: Iterable[DataFileResult | VideoFileResult]) -> RunResult:
+    data: list[DataFileResult] = []
+    videos: list[VideoFileResult] = []
+    for r in results:
+        if isinstance(r, VideoFileResult):
+            videos.append(r)
+        else:
+            data.append(r)
+    return data, videos
+
+
+def run_serial(plan: EditPlan) -> RunResult:
+    """Write every output file in this thread."""
+    return _collect(run_job(plan, j) for j in output_jobs(plan))
+
+
+def thread_runner(workers: int) -> Runner:
+    """Write output files in ``workers`` threads (PyAV and Arrow release the GIL for the heavy parts)."""
+
+    def run(plan: EditPlan) -> RunResult:
+        if workers <= 1:
+            return run_serial(plan)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edit") as pool:
+            return _collect(pool.map(lambda j: run_job(plan, j), output_jobs(plan)))
+
+    return run
+
+
+def load_sources(roots: Sequence[Path], map_fn: MapFn = map) -> list[Source]:
+    """Load every input's metadata (``map_fn`` may run them in parallel)."""
+    return list(map_fn(load_source, list(roots)))
+
+
+def summarize_output(root: Path, stats_source: str) -> OutputSummary:
+    from robopipe.format.info import load_info
+
+    info = load_info(root)
+    files = [p for p in root.rglob("*") if p.is_file()]
+    return OutputSummary(
+        root=root,
+        episodes=info.total_episodes,
+        frames=info.total_frames,
+        tasks=info.total_tasks,
+        data_files=len(layout.sorted_files(root, layout.DATA_DIR, ".parquet")),
+        video_files=sum(1 for p in files if p.suffix == ".mp4"),
+        bytes=sum(p.stat().st_size for p in files),
+        stats_source=stats_source,  # type: ignore[arg-type]
+    )
+
+
+def build_output(
+    sources: Sequence[Source],
+    selections: Sequence[Selection],
+    out: Path,
+    *,
+    runner: Runner = run_serial,
+    in_place: bool = False,
+    **plan_kwargs: Any,
+) -> tuple[OutputSummary, int]:
+    """Plan, write and commit one output dataset; returns its summary and the re-encoded span count."""
+    out = Path(out)
+    if out.exists() and not in_place:
+        raise DatasetExistsError(f"{out}: already exists; choose a new output root or remove it")
+    stage = stage_dir_for(out)
+    if stage.exists():
+        shutil.rmtree(stage)  # leftover of an interrupted run of this process id
+    stage.mkdir(parents=True)
+    try:
+        t0 = time.perf_counter()
+        plan = plan_edit(sources, selections, stage, **plan_kwargs)
+        log.info(
+            "%s: planned %d episodes, %d data files, %d video files in %.2fs",
+            out,
+            plan.num_episodes,
+            len(plan.data.files),
+            sum(len(v.files) for v in plan.videos.values()),
+            time.perf_counter() - t0,
+        )
+        data_results, videos = runner(plan)
+        stats_source = write_metadata(plan, sources, data_results, label=out)
+        commit_output(stage, out, in_place=in_place)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    reencoded = sum(v.reencoded for v in videos)
+    return summarize_output(out, stats_source), reencoded
+
+
+def merge(request: MergeRequest, *, runner: Runner | None = None, map_fn: MapFn = map) -> EditReport:
+    """Merge ``request.roots`` into ``request.out``."""
+    t0 = time.perf_counter()
+    sources = load_sources(request.roots, map_fn)
+    unknown = [k for k in request.rename if not any(k in s.info.features for s in sources)]
+    if unknown:
+        raise ConfigError(
+            f"--rename: no input has feature(s) {unknown}; check the names with `robopipe info ROOT`"
+        )
+    summary, reenc = build_output(
+        sources,
+        [Selection(i) for i in range(len(sources))],
+        request.out,
+        runner=runner or thread_runner(request.workers),
+        rename=request.rename,
+        **request.limits.model_dump(),
+    )
+    log.info("merged %d datasets into %s (%s)", len(sources), request.out, request.repo_id or "no repo id")
+    return EditReport(
+        operation="merge",
+        inputs=list(request.roots),
+        outputs=[summary],
+        seconds=time.perf_counter() - t0,
+        reencoded_spans=reenc,
+    )
+
+
+def split_episodes(total: int, splits: dict[str, float | list[int]]) -> dict[str, list[int]]:
+    """Episodes of each split. Fractions follow LeRobot: ``int(total*f)`` in order, the last split takes the rest."""
+    values = list(splits.values())
+    if all(isinstance(v, float) for v in values):
+        fracs = [float(v) for v in values]  # type: ignore[arg-type]
+        if any(f <= 0 for f in fracs) or sum(fracs) > 1 + 1e-9:
+            raise ConfigError(f"split fractions must be > 0 and sum to <= 1, got {splits}")
+        out: dict[str, list[int]] = {}
+        start = 0
+        for j, (name, f) in enumerate(zip(splits, fracs)):
+            n = total - start if j == len(fracs) - 1 else int(total * f)
+            out[name] = list(range(start, start + n))
+            start += n
+        return out
+    if any(not isinstance(v, list) for v in values):
+        raise ConfigError(f"splits must be all fractions or all episode lists, got {splits}")
+    lists = {k: [int(e) for e in v] for k, v in splits.items()}  # type: ignore[union-attr]
+    seen: dict[int, str] = {}
+    for name, eps in lists.items():
+        for e in eps:
+            if not 0 <= e < total:
+                raise ConfigError(f"split {name!r}: episode {e} does not exist (0..{total - 1})")
+            if e in seen:
+                raise ConfigError(f"episode {e} is in both split {seen[e]!r} and {name!r}")
+            seen[e] = name
+    return lists
+
+
+def _check_features(src: Source, names: Iterable[str], what: str) -> None:
+    missing = [k for k in names if k not in src.info.features]
+    if missing:
+        raise SchemaMismatchError(
+            f"{src.root}: cannot {what} {missing}: no such feature (features: {list(src.info.features)})"
+        )
+
+
+def edit(request: EditRequest, *, runner: Runner | None = None) -> EditReport:
+    """Run one single-dataset edit (see :class:`EditRequest`)."""
+    t0 = time.perf_counter()
+    run = runner or thread_runner(request.workers)
+    src = load_source(request.root)
+    n = src.num_episodes
+    limits = request.limits.model_dump()
+    out = request.root if request.in_place else Path(request.out or "")
+    common: dict[str, Any] = {"runner": run, "in_place": request.in_place, **limits}
+    outputs: list[OutputSummary] = []
+    reenc = 0
+    op = request.operation
+    if op == "delete-episodes":
+        gone = sorted(set(request.episodes or []))
+        bad = [e for e in gone if e >= n]
+        if bad:
+            raise MergeError(f"{request.root}: episodes {bad} do not exist (it has 0..{n - 1})")
+        keep = np.setdiff1d(np.arange(n), np.asarray(gone, dtype=np.int64))
+        if len(keep) == 0:
+            raise MergeError(
+                f"{request.root}: deleting {len(gone)} episodes would leave none; nothing to write"
+            )
+        s, r = build_output([src], [Selection(0, keep)], out, **common)
+        outputs.append(s)
+        reenc += r
+    elif op == "split":
+        parts = split_episodes(n, dict(request.splits or {}))
+        targets = {name: Path(request.out or "") / name for name in parts}
+        clash = [str(p) for p in targets.values() if p.exists()]
+        if clash:
+            raise DatasetExistsError(f"split outputs already exist: {clash}; choose another --out-dir")
+        for name, eps in parts.items():
+            if not eps:
+                log.warning("split %r is empty; not written", name)
+                continue
+            s, r = build_output(
+                [src], [Selection(0, np.asarray(eps, dtype=np.int64))], targets[name], **common
+            )
+            outputs.append(s)
+            reenc += r
+    elif op == "remove-feature":
+        _check_features(src, request.features, "remove")
+        s, r = build_output([src], [Selection(0)], out, drop=list(request.features), **common)
+        outputs.append(s)
+        reenc += r
+    elif op == "rename-feature":
+        _check_features(src, request.rename, "rename")
+        s, r = build_output([src], [Selection(0)], out, rename=dict(request.rename), **common)
+        outputs.append(s)
+        reenc += r
+    elif op == "set-task":
+        eps = list(range(n)) if request.episodes is None else sorted(set(request.episodes))
+        bad = [e for e in eps if e >= n]
+        if bad:
+            raise MergeError(f"{request.root}: episodes {bad} do not exist (it has 0..{n - 1})")
+        overrides = {(0, e): str(request.task) for e in eps}
+        s, r = build_output([src], [Selection(0)], out, task_overrides=overrides, **common)
+        outputs.append(s)
+        reenc += r
+    else:  # pragma: no cover - guarded by the Literal type
+        raise ConfigError(f"unknown operation {op!r}")
+    return EditReport(
+        operation=op,
+        inputs=[request.root],
+        outputs=outputs,
+        seconds=time.perf_counter() - t0,
+        reencoded_spans=reenc,
+    )

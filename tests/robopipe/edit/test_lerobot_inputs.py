@@ -1,0 +1,180 @@
+"""Edits of LeRobot-written datasets, and LeRobot 0.4.4 loading robopipe's edit outputs (marker ``lerobot``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from robopipe.edit import EditRequest, MergeRequest, edit, merge
+from robopipe.errors import SchemaMismatchError
+from robopipe.format.reader import DatasetReader
+from robopipe.stats import load_stats_json
+from tests.fixtures.datasets import make_dataset
+from tests.fixtures.lerobot_ref import run_reference
+from tests.robopipe.edit.helpers import check_against_sources, tree_hash
+
+pytestmark = [pytest.mark.lerobot, pytest.mark.slow]
+
+MAKE = """
+import json, sys, numpy as np
+from lerobot.datasets.lerobot_dataset import LeRobotDataset
+for name, lengths, seed in (("la", [5, 8, 6, 4], 0), ("lb", [6, 3, 7], 1)):
+    features = {{
+        "observation.state": {{"dtype": "float32", "shape": (6,), "names": ["a","b","c","d","e","f"]}},
+        "action": {{"dtype": "float32", "shape": (6,), "names": ["a","b","c","d","e","f"]}},
+        "observation.images.front": {{"dtype": "video", "shape": (48, 64, 3), "names": ["height","width","channels"]}},
+        "observation.images.wrist": {{"dtype": "video", "shape": (32, 48, 3), "names": ["height","width","channels"]}},
+    }}
+    ds = LeRobotDataset.create("local/" + name, fps=10, root={base!r} + "/" + name, features=features,
+                               robot_type="so101", use_videos=True)
+    ds.meta.info["video_files_size_in_mb"] = 0.003  # several mp4 files, non-zero from_timestamp
+    rng = np.random.default_rng(seed)
+    for e, n in enumerate(lengths):
+        for i in range(n):
+            y = np.linspace(0, 1, 48)[:, None]; x = np.linspace(0, 1, 64)[None, :]
+            img = np.stack([np.broadcast_to((x * 180 + i * 7 + seed * 50) % 256, (48, 64)),
+                            np.broadcast_to((y * 180 + e * 31) % 256, (48, 64)),
+                            np.broadcast_to(((x + y) * 90) % 256, (48, 64))], -1).astype(np.uint8)
+            ds.add_frame({{"observation.state": rng.normal(size=6).astype(np.float32),
+                          "action": rng.normal(size=6).astype(np.float32),
+                          "observation.images.front": img, "observation.images.wrist": img[:32, :48].copy(),
+                          "task": f"task {{(e + seed) % 3}}"}})
+        ds.save_episode()
+    ds.finalize()
+from lerobot.datasets.aggregate import aggregate_datasets
+aggregate_datasets(["local/la", "local/lb"], "local/agg", roots=[{base!r} + "/la", {base!r} + "/lb"],
+                   aggr_root={base!r} + "/agg")
+print(json.dumps("ok"))
+"""
+
+LOAD = """
+import json, numpy as np
+from lerobot.datasets.lerobot_dataset import LeRobotDataset
+out = {{}}
+for root in {roots!r}:
+    ds = LeRobotDataset("local/x", root=root)
+    items = []
+    for i in range(len(ds)):
+        it = ds[i]
+        row = {{k: it[k].item() for k in ("index", "episode_index", "frame_index", "task_index")}}
+        row["task"] = it["task"]
+        row["state"] = it["observation.state"].numpy().tolist()
+        for k in ("observation.images.front", "observation.images.wrist"):
+            if k in it:
+                row[k] = (it[k].numpy()[:, ::8, ::8] * 255).round().astype(int).tolist()
+        items.append(row)
+    out[root] = {{"len": len(ds), "num_episodes": ds.num_episodes, "items": items}}
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def lerobot_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("lerobot")
+    run_reference(MAKE.format(base=str(base)), base / "ref")
+    return base
+
+
+def _lerobot_loads(roots: list[Path], workdir: Path) -> None:
+    """LeRobot 0.4.4 loads every output and its items equal robopipe's reading of it."""
+    out = run_reference(LOAD.format(roots=[str(r) for r in roots]), workdir)
+    for root in roots:
+        got = out[str(root)]
+        r = DatasetReader(root)
+        assert got["len"] == r.num_frames and got["num_episodes"] == r.num_episodes
+        df = r.to_pandas()
+        for g, item in enumerate(got["items"]):
+            assert item["index"] == g and item["episode_index"] == int(df["episode_index"][g])
+            assert item["frame_index"] == int(df["frame_index"][g])
+            assert item["task"] == r.tasks[item["task_index"]] == r.tasks[int(df["task_index"][g])]
+            np.testing.assert_array_equal(np.asarray(item["state"], np.float32), df["observation.state"][g])
+        for key in r.video_keys:
+            g = 0
+            for e in range(r.num_episodes):
+                for i, frame in enumerate(r.iter_video_frames(key, e)):
+                    want = frame[::8, ::8].astype(int)
+                    got_px = np.asarray(got["items"][g + i][key]).transpose(1, 2, 0)
+                    assert np.abs(got_px - want).max() <= 2, (root, key, e, i)
+                g += int(r.episodes["length"][e])
+
+
+def test_edits_of_lerobot_datasets_load_in_lerobot(lerobot_inputs: Path, tmp_path: Path) -> None:
+    la, lb = lerobot_inputs / "la", lerobot_inputs / "lb"
+    before = [tree_hash(la), tree_hash(lb)]
+    rep = merge(MergeRequest(out=tmp_path / "merged", roots=[la, lb]))
+    assert rep.outputs[0].stats_source == "episode-stats"
+    check_against_sources(tmp_path / "merged", [(la, i) for i in range(4)] + [(lb, i) for i in range(3)])
+    edit(EditRequest(operation="delete-episodes", root=la, episodes=[0, 2], out=tmp_path / "deleted"))
+    check_against_sources(tmp_path / "deleted", [(la, 1), (la, 3)])
+    edit(EditRequest(operation="split", root=lb, splits={"train": 0.7, "val": 0.3}, out=tmp_path / "split"))
+    check_against_sources(tmp_path / "split/train", [(lb, 0), (lb, 1)])
+    check_against_sources(tmp_path / "split/val", [(lb, 2)])
+    edit(
+        EditRequest(
+            operation="remove-feature",
+            root=la,
+            features=["observation.images.wrist"],
+            out=tmp_path / "removed",
+        )
+    )
+    check_against_sources(
+        tmp_path / "removed", [(la, i) for i in range(4)], dropped=("observation.images.wrist",)
+    )
+    edit(EditRequest(operation="set-task", root=la, task="new task", episodes=[3], out=tmp_path / "retask"))
+    check_against_sources(tmp_path / "retask", [(la, i) for i in range(4)], tasks={3: "new task"})
+    assert [tree_hash(la), tree_hash(lb)] == before
+    # robopipe-written inputs too (several files each)
+    cams = {"front": (48, 64), "wrist": (32, 48)}
+    small = {"data_files_size_in_mb": 0.002, "video_files_size_in_mb": 0.0015}
+    ra = make_dataset(tmp_path / "ra", frames=[4, 6, 5], cameras=cams, **small)
+    rb = make_dataset(tmp_path / "rb", frames=[3, 5], cameras=cams, seed=1, tasks=["wave"], **small)
+    merge(MergeRequest(out=tmp_path / "rmerged", roots=[ra, rb]))
+    edit(
+        EditRequest(
+            operation="delete-episodes", root=tmp_path / "rmerged", episodes=[1, 3], out=tmp_path / "rdeleted"
+        )
+    )
+    check_against_sources(tmp_path / "rdeleted", [(ra, 0), (ra, 2), (rb, 1)])
+    _lerobot_loads(
+        [
+            tmp_path / n
+            for n in (
+                "merged",
+                "deleted",
+                "split/train",
+                "split/val",
+                "removed",
+                "retask",
+                "rmerged",
+                "rdeleted",
+            )
+        ],
+        tmp_path / "ref",
+    )
+
+
+def test_merged_stats_match_lerobot_aggregate(lerobot_inputs: Path, tmp_path: Path) -> None:
+    la, lb = lerobot_inputs / "la", lerobot_inputs / "lb"
+    merge(MergeRequest(out=tmp_path / "m", roots=[la, lb]))
+    ours = load_stats_json(tmp_path / "m")
+    theirs = json.loads((lerobot_inputs / "agg/meta/stats.json").read_text())
+    assert ours is not None
+    # equal up to float32 rounding of LeRobot's in-memory episode stats.
+    # LeRobot 0.4.4 does not update episode_index/index/task_index stats on merge; robopipe does
+    for feature in ("observation.state", "action", "observation.images.front", "timestamp", "frame_index"):
+        for stat, value in theirs[feature].items():
+            np.testing.assert_allclose(
+                ours[feature][stat], np.asarray(value), rtol=1e-6, atol=1e-9, err_msg=f"{feature}/{stat}"
+            )
+    assert ours["index"]["max"].tolist() == [38] and ours["episode_index"]["max"].tolist() == [6]
+
+
+def test_lerobot_and_robopipe_inputs_differ_in_names(lerobot_inputs: Path, tmp_path: Path) -> None:
+    mine = make_dataset(
+        tmp_path / "mine", episodes=1, frames=3, cameras={"front": (48, 64), "wrist": (32, 48)}
+    )
+    with pytest.raises(SchemaMismatchError, match="names"):
+        merge(MergeRequest(out=tmp_path / "m", roots=[lerobot_inputs / "la", mine]))
