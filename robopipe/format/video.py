@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -80,6 +80,10 @@ class VideoEncoderConfig(BaseModel):
 
 
 _SENTINEL = object()
+# Encoder threads are reused across segments: a fresh thread per episode makes glibc open new malloc
+# arenas and the process grows for dozens of episodes. FIFO scheduling means an episode's encoders always
+# start before a later episode's, so a full pool delays but never deadlocks.
+_ENCODER_POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="segment-encoder")
 
 
 class SegmentEncoder:
@@ -108,8 +112,7 @@ class SegmentEncoder:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=config.queue_frames)
         self._error: BaseException | None = None
         self._count = 0
-        self._thread = threading.Thread(target=self._run, name=f"encoder:{self.path.name}", daemon=True)
-        self._thread.start()
+        self._done = _ENCODER_POOL.submit(self._run)
 
     def put(self, frame: np.ndarray) -> None:
         if self._error is not None:
@@ -119,7 +122,7 @@ class SegmentEncoder:
     def close(self) -> int:
         """Flush the encoder and close the file; returns the number of frames encoded."""
         self._queue.put(_SENTINEL)
-        self._thread.join()
+        self._done.result()
         if self._error is not None:
             raise FormatError(f"video encoder for {self.path} failed: {self._error}") from self._error
         return self._count
@@ -132,7 +135,7 @@ class SegmentEncoder:
             except queue.Empty:
                 break
         self._queue.put(_SENTINEL)
-        self._thread.join()
+        self._done.result()
         self.path.unlink(missing_ok=True)
 
     def _run(self) -> None:
@@ -262,7 +265,6 @@ def decode_frames(path: Path, timestamps: Sequence[float], tolerance_s: float = 
     found: dict[float, np.ndarray] = {}
     with av.open(str(path)) as container:
         stream: Any = container.streams.video[0]
-        stream.thread_type = "AUTO"
         tb = _time_base(stream)
         i = 0
         while i < len(wanted):
@@ -289,7 +291,6 @@ def iter_frames(path: Path, start_s: float = 0.0, num_frames: int | None = None)
     """Decode consecutive frames from ``start_s`` (one episode's span of a file) as HxWx3 uint8."""
     with av.open(str(path)) as container:
         stream: Any = container.streams.video[0]
-        stream.thread_type = "AUTO"
         tb = _time_base(stream)
         container.seek(int(start_s / tb), stream=stream, backward=True, any_frame=False)
         n = 0

@@ -44,6 +44,7 @@ from robopipe.format.video import SegmentEncoder, VideoEncoderConfig, VideoFileA
 log = logging.getLogger(__name__)
 
 STAGING_DIR = ".staging"
+MAX_PENDING_COMMITS = 1
 MB = 1024 * 1024
 
 
@@ -299,6 +300,11 @@ class DatasetWriter:
         self._commit_futures.append(fut)
         if wait:
             self._wait_commits()
+        else:
+            # Bound the backlog: at most MAX_PENDING_COMMITS episodes finish encoding behind the one being
+            # recorded, so memory (encoder instances, queued frames) stays flat however many episodes come.
+            while len(self._commit_futures) > MAX_PENDING_COMMITS:
+                self._commit_futures.pop(0).result()
         return index
 
     def flush(self) -> None:
