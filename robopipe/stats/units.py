@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from robopipe.errors import CorruptFileError, FormatError
-from robopipe.format.atomic import atomic_path
+from robopipe.format.atomic import tmp_path_for
 from robopipe.format.features import FeatureSpec
 from robopipe.stats.batch import NeedsPerEpisodePath, file_numeric_stats
 from robopipe.stats.episode import OnNonFinite, summarize_episode
@@ -261,8 +262,15 @@ def run_unit(
         staged = _data_unit(root, unit, features, images, on_nonfinite)
     else:
         staged = _video_unit(root, unit, fps)
-    with atomic_path(Path(staging) / unit.staging_name()) as tmp:
-        pq.write_table(_stats_table(staged, features), tmp, compression="none")  # temporary file
+    # Staging is scratch data (discarded if the run dies): renamed into place but not fsynced, which
+    # on a busy disk costs seconds per file.
+    final = Path(staging) / unit.staging_name()
+    tmp = tmp_path_for(final)
+    try:
+        pq.write_table(_stats_table(staged, features), tmp, compression="none")
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
     if staged.total is not None:
         return staged.total
     return merge_all(

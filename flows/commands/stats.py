@@ -1,0 +1,67 @@
+"""``robopipe stats``: recompute every statistic of an existing LeRobotDataset v3.0."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from cyclopts import App, Parameter
+
+
+def stats(
+    root: Path,
+    /,
+    *,
+    workers: int = 2,
+    dask_address: str | None = None,
+    images: Annotated[bool, Parameter(negative="--no-images")] = True,
+    skip_nonfinite: bool = False,
+) -> int:
+    """Recompute per-episode stats, sketches and meta/stats.json of a dataset (any v3.0, also LeRobot's).
+
+    Numeric stats are read from the data parquet files; image/video stats decode LeRobot's sampled
+    frames from the mp4 files (or PNG bytes). Rewrites the ``stats/*`` columns of meta/episodes (all
+    other columns kept), the sketch side files under meta/robopipe/sketches and meta/stats.json, each
+    atomically. Runs one Dask task per data/video file on a local cluster or an existing scheduler.
+
+    Parameters
+    ----------
+    root
+        Dataset folder (the one holding ``meta/info.json``).
+    workers
+        Worker processes of the local Dask cluster; 0 runs everything in this process without Dask.
+    dask_address
+        Use an existing Dask scheduler (e.g. ``tcp://10.0.0.5:8786``); its workers must see ROOT at the same path.
+    images
+        Recompute image/video stats. With ``--no-images`` the old camera stats are kept.
+    skip_nonfinite
+        Ignore NaN/Inf values instead of failing (the error lists every feature, count and dimension).
+    """
+    from tqdm import tqdm
+
+    from robopipe.format.info import load_info
+    from robopipe.stats.recompute import StatsRequest, recompute_stats
+
+    request = StatsRequest(
+        root=root, workers=workers, dask_address=dask_address, images=images, skip_nonfinite=skip_nonfinite
+    )
+    info = load_info(root)
+    cams = sum(1 for f in info.features.values() if f.is_video) if images else 0
+    with tqdm(total=info.total_frames * (1 + cams), unit="frame", unit_scale=True, desc="stats") as bar:
+        if workers == 0 and not dask_address:
+            report = recompute_stats(request, progress=bar.update)
+        else:
+            from tasks.stats_dask import recompute_stats_dask
+
+            report = recompute_stats_dask(request, progress=bar.update)
+    kept = f", kept old stats of {report.kept_features}" if report.kept_features else ""
+    print(
+        f"{report.root}: stats of {report.episodes} episodes / {report.frames} frames from "
+        f"{report.data_files} data + {report.video_files} video files in {report.seconds:.2f}s "
+        f"on {report.executor}{kept}"
+    )
+    return 0
+
+
+def register(app: App) -> None:
+    app.command(stats)
