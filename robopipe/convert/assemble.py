@@ -1,0 +1,330 @@
+"""Assemble a LeRobotDataset v3.0 from already-encoded episodes, by stream copy (core layer).
+
+Used to port LeRobot v2.1 datasets (shards are merged by ``robopipe.edit``'s merge): data rows are
+re-indexed and appended to size-limited parquet files, video spans are stream-copied with
+:class:`~robopipe.format.video.VideoFileAppender` (no decode, no re-encode), per-episode stats are carried
+over and aggregated into ``stats.json`` with LeRobot 0.4.4's rules. Rollover: an episode that would
+push a file over its size limit starts the *next* file (it never goes into the old one).
+``info.json`` is written last, so an interrupted assembly never looks like a finished dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from robopipe.errors import MergeError
+from robopipe.format import layout
+from robopipe.format.atomic import atomic_write_text, commit, tmp_path_for
+from robopipe.format.episodes import (
+    flatten_stats,
+    video_columns,
+    write_episodes_file,
+)
+from robopipe.format.features import FeatureSpec, arrow_type, with_default_features
+from robopipe.format.frames import hf_schema_metadata
+from robopipe.format.info import DatasetInfo, write_info
+from robopipe.format.tasks import write_tasks
+from robopipe.format.video import VideoFileAppender, probe_video
+
+log = logging.getLogger(__name__)
+
+MB = 1024 * 1024
+ASSEMBLING_MARKER = "meta/robopipe/assembling"
+_DEFAULT_KEYS = ("timestamp", "frame_index", "episode_index", "index", "task_index")
+
+
+@dataclass
+class _Open:
+    chunk: int
+    file: int
+    final: Path
+    tmp: Path
+    writer: Any
+    episodes: int = 0
+    size: float = 0.0
+
+
+@dataclass(frozen=True)
+class VideoSpan:
+    """Frames ``[start_frame, start_frame + num_frames)`` of an mp4, all keyframe-aligned at the start."""
+
+    path: Path
+    start_frame: int
+    num_frames: int
+    size_bytes: float  # estimated on-disk size of the span (for rollover)
+
+
+class DatasetAssembler:
+    """Append encoded episodes to a new dataset at ``out``; call :meth:`finalize` to commit it."""
+
+    def __init__(
+        self,
+        out: Path,
+        *,
+        fps: int,
+        features: Mapping[str, FeatureSpec],
+        robot_type: str | None,
+        data_files_size_in_mb: float = layout.DEFAULT_DATA_FILE_SIZE_IN_MB,
+        video_files_size_in_mb: float = layout.DEFAULT_VIDEO_FILE_SIZE_IN_MB,
+        chunks_size: int = layout.DEFAULT_CHUNK_SIZE,
+    ) -> None:
+        self.out = Path(out)
+        if (self.out / layout.INFO_PATH).exists():
+            raise MergeError(f"{self.out}: a dataset already exists here; choose another output")
+        if self.out.exists() and any(self.out.iterdir()):
+            if not (self.out / ASSEMBLING_MARKER).exists():
+                raise MergeError(
+                    f"{self.out}: directory is not empty and is not an interrupted robopipe output"
+                )
+            shutil.rmtree(self.out)  # leftovers of an interrupted assembly: start again
+        (self.out / ASSEMBLING_MARKER).parent.mkdir(parents=True, exist_ok=True)
+        (self.out / ASSEMBLING_MARKER).write_text("1")
+        self.fps = fps
+        self.features = with_default_features(dict(features))
+        self.robot_type = robot_type
+        self.data_limit = data_files_size_in_mb
+        self.video_limit = video_files_size_in_mb
+        self.chunks_size = chunks_size
+        self.video_keys = [k for k, f in self.features.items() if f.is_video]
+        self.columns = [k for k, f in self.features.items() if not f.is_video]
+        self.schema = pa.schema(
+            [pa.field(k, arrow_type(self.features[k])) for k in self.columns],
+            metadata=hf_schema_metadata(self.features),
+        )
+        self.tasks: list[str] = []
+        self._task_index: dict[str, int] = {}
+        self.rows: list[dict[str, Any]] = []
+        self.total_frames = 0
+        self._data: _Open | None = None
+        self._next_data = (0, 0)
+        self._videos: dict[str, _Open] = {}
+        self._next_video = {k: (0, 0) for k in self.video_keys}
+        self._video_info: dict[str, dict[str, Any]] = {}
+
+    def task_index(self, task: str) -> int:
+        if task not in self._task_index:
+            self._task_index[task] = len(self.tasks)
+            self.tasks.append(task)
+        return self._task_index[task]
+
+    def add_episode(
+        self,
+        table: pa.Table,
+        row_tasks: Sequence[str],
+        videos: Mapping[str, VideoSpan],
+        stats: Mapping[str, Mapping[str, np.ndarray]] | None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Append one episode: its data rows (any index columns are rewritten), per-row tasks, video spans."""
+        ep = len(self.rows)
+        n = table.num_rows
+        missing = [k for k in self.video_keys if k not in videos]
+        if missing or n == 0:
+            raise MergeError(f"episode {ep}: {'no rows' if n == 0 else f'missing video spans {missing}'}")
+        task_idx = np.asarray([self.task_index(t) for t in row_tasks], dtype=np.int64)
+        first = self.total_frames
+        cols = {
+            "timestamp": pa.array((np.arange(n) / self.fps).astype(np.float32)),
+            "frame_index": pa.array(np.arange(n, dtype=np.int64)),
+            "episode_index": pa.array(np.full(n, ep, dtype=np.int64)),
+            "index": pa.array(np.arange(first, first + n, dtype=np.int64)),
+            "task_index": pa.array(task_idx),
+        }
+        arrays = []
+        for field in self.schema:
+            if field.name in cols:
+                arrays.append(cols[field.name])
+            elif field.name in table.column_names:
+                arrays.append(table[field.name].combine_chunks().cast(field.type))
+            else:
+                raise MergeError(f"episode {ep}: source rows lack column {field.name!r}")
+        out_table = pa.Table.from_arrays(arrays, schema=self.schema)
+        row: dict[str, Any] = {"episode_index": ep, "tasks": list(dict.fromkeys(row_tasks)), "length": n}
+        row.update(self._write_data(out_table))
+        row["dataset_from_index"], row["dataset_to_index"] = first, first + n
+        for key in self.video_keys:
+            row.update(self._write_video(key, videos[key], n))
+        row.update(dict(metadata or {}))
+        full_stats = {k: dict(v) for k, v in (stats or {}).items()}
+        full_stats.update(_default_stats(out_table))
+        row["_stats"] = full_stats
+        self.rows.append(row)
+        self.total_frames += n
+        return ep
+
+    def _write_data(self, table: pa.Table) -> dict[str, int]:
+        size = table.nbytes / MB  # uncompressed size, as LeRobot's converter measures it
+        d = self._data
+        if d is not None and d.episodes and d.size + size >= self.data_limit:
+            self._close_data()
+            d = None
+        if d is None:
+            chunk, file = self._next_data
+            final = self.out / layout.data_path(chunk, file)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp = tmp_path_for(final)
+            d = self._data = _Open(
+                chunk, file, final, tmp, pq.ParquetWriter(tmp, self.schema, compression="snappy")
+            )
+            self._next_data = layout.next_chunk_file(chunk, file, self.chunks_size)
+        d.writer.write_table(table, row_group_size=max(table.num_rows, 1))
+        d.episodes += 1
+        d.size += size
+        return {"data/chunk_index": d.chunk, "data/file_index": d.file}
+
+    def _write_video(self, key: str, span: VideoSpan, n: int) -> dict[str, Any]:
+        if span.num_frames != n:
+            raise MergeError(
+                f"{span.path}: video span has {span.num_frames} frames, data has {n} rows ({key})"
+            )
+        v = self._videos.get(key)
+        if v is not None and v.episodes and v.writer.size_bytes + span.size_bytes >= self.video_limit * MB:
+            self._close_video(key)
+            v = None
+        if v is None:
+            chunk, file = self._next_video[key]
+            final = self.out / layout.video_path(key, chunk, file)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp = tmp_path_for(final)
+            v = self._videos[key] = _Open(chunk, file, final, tmp, VideoFileAppender(tmp, self.fps))
+            self._next_video[key] = layout.next_chunk_file(chunk, file, self.chunks_size)
+        start, count = v.writer.append(span.path, span.start_frame, span.num_frames)
+        v.episodes += 1
+        if key not in self._video_info:
+            self._video_info[key] = probe_video(span.path).lerobot_info()
+        c, f, a, b = video_columns(key)
+        return {c: v.chunk, f: v.file, a: start / self.fps, b: (start + count) / self.fps}
+
+    def _close_data(self) -> None:
+        if self._data is not None:
+            self._data.writer.close()
+            commit(self._data.tmp, self._data.final)
+            self._data = None
+
+    def _close_video(self, key: str) -> None:
+        v = self._videos.pop(key, None)
+        if v is not None:
+            v.writer.close()
+            commit(v.tmp, v.final)
+
+    def finalize(self) -> DatasetInfo:
+        """Close files, write episodes metadata, tasks, stats and finally ``info.json``."""
+        if not self.rows:
+            raise MergeError(f"{self.out}: no episodes to write")
+        self._close_data()
+        for key in list(self._videos):
+            self._close_video(key)
+        rows = []
+        all_stats = []
+        for r in self.rows:
+            st = r.pop("_stats")
+            all_stats.append(st)
+            rows.append({**r, **flatten_stats(st)})
+        write_episodes_file(self.out, 0, 0, rows)
+        write_tasks(self.out, self.tasks)
+        atomic_write_text(
+            self.out / layout.STATS_PATH, json.dumps(_jsonable(aggregate_stats(all_stats)), indent=4)
+        )
+        feats = dict(self.features)
+        for key, vinfo in self._video_info.items():
+            feats[key] = feats[key].model_copy(update={"info": vinfo})
+        info = DatasetInfo(
+            fps=self.fps,
+            robot_type=self.robot_type,
+            total_episodes=len(rows),
+            total_frames=self.total_frames,
+            total_tasks=len(self.tasks),
+            chunks_size=self.chunks_size,
+            data_files_size_in_mb=self.data_limit,
+            video_files_size_in_mb=self.video_limit,
+            splits={"train": f"0:{len(rows)}"},
+            video_path=layout.DEFAULT_VIDEO_PATH if self.video_keys else None,
+            features=feats,
+        )
+        write_info(self.out, info)
+        (self.out / ASSEMBLING_MARKER).unlink(missing_ok=True)
+        return info
+
+
+def _stats_1d(x: np.ndarray) -> dict[str, np.ndarray]:
+    x = np.asarray(x, dtype=np.float64).reshape(-1, 1)
+    out = {
+        "min": x.min(0),
+        "max": x.max(0),
+        "mean": x.mean(0),
+        "std": x.std(0),
+        "count": np.asarray([len(x)]),
+    }
+    for q in layout.DEFAULT_QUANTILES:
+        out[f"q{round(q * 100):02d}"] = np.quantile(x, q, axis=0)
+    return out
+
+
+def _default_stats(table: pa.Table) -> dict[str, dict[str, np.ndarray]]:
+    """Stats of the five index columns after re-indexing (the carried-over ones would be stale)."""
+    out = {k: _stats_1d(table[k].to_numpy()) for k in _DEFAULT_KEYS}
+    for k in ("frame_index", "episode_index", "index", "task_index"):
+        out[k]["min"] = out[k]["min"].astype(np.int64)
+        out[k]["max"] = out[k]["max"].astype(np.int64)
+    return out
+
+
+def aggregate_stats(
+    parts: Sequence[Mapping[str, Mapping[str, np.ndarray]]],
+) -> dict[str, dict[str, np.ndarray]]:
+    """LeRobot 0.4.4's aggregation: count-weighted mean, pooled variance, min/max envelope,
+    count-weighted quantiles. Features missing in some parts are aggregated over the others."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    keys = list(dict.fromkeys(k for p in parts for k in p))
+    for key in keys:
+        items = [p[key] for p in parts if key in p and "count" in p[key] and "mean" in p[key]]
+        if not items:
+            continue
+        counts = [np.asarray(s["count"], dtype=np.float64) for s in items]
+        total = float(sum(c.sum() for c in counts))
+        means = [np.asarray(s["mean"], dtype=np.float64) for s in items]
+        w = [c.reshape((-1,) + (1,) * (m.ndim - 1)) if m.ndim else c for c, m in zip(counts, means)]
+        mean = sum(wi * m for wi, m in zip(w, means)) / total
+        var = (
+            sum(
+                wi * (np.asarray(s["std"], dtype=np.float64) ** 2 + (m - mean) ** 2)
+                for wi, s, m in zip(w, items, means)
+            )
+            / total
+        )
+        agg = {
+            "min": np.min(np.stack([np.asarray(s["min"]) for s in items]), axis=0),
+            "max": np.max(np.stack([np.asarray(s["max"]) for s in items]), axis=0),
+            "mean": mean,
+            "std": np.sqrt(var),
+            "count": np.asarray([int(total)]),
+        }
+        for q in ("q01", "q10", "q50", "q90", "q99"):
+            if all(q in s for s in items):
+                agg[q] = sum(wi * np.asarray(s[q], dtype=np.float64) for wi, s in zip(w, items)) / total
+        out[key] = agg
+    return out
+
+
+def _jsonable(stats: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, Any]:
+    return {k: {s: np.asarray(v).tolist() for s, v in d.items()} for k, d in stats.items()}
+
+
+_FRAMES_CACHE: dict[tuple[Path, float], int] = {}
+
+
+def probe_frames(path: Path) -> int:
+    key = (path, path.stat().st_mtime)
+    if key not in _FRAMES_CACHE:
+        _FRAMES_CACHE[key] = probe_video(path).num_frames
+    return _FRAMES_CACHE[key]

@@ -1,0 +1,368 @@
+"""The one conversion engine: plan shards, convert a shard through the writer, merge shards (core layer).
+
+Every source format goes through here. A conversion is split into *shards* (contiguous episode ranges);
+each shard is written as its own small LeRobot dataset under ``<work_dir>/shard-XXXXX`` and finished by
+a completion marker ``shard-XXXXX.done.json`` (written atomically after ``finalize``). A re-run skips
+shards whose marker exists and redoes the others from scratch. Executors (a Dask cluster, a loop) live
+outside the core and only call :func:`convert_shard` with small arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from robopipe.convert.apply import map_episode, output_features
+from robopipe.convert.infer import infer_mapping
+from robopipe.convert.mapping import ConversionMapping, load_mapping
+from robopipe.convert.source import EpisodeFailure, SourceSpec, open_reader
+from robopipe.errors import ConversionError, DatasetExistsError, RobopipeError
+from robopipe.format.atomic import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class EncoderOptions(BaseModel):
+    """Video encoder settings of the converted dataset."""
+
+    model_config = _FROZEN
+
+    codec: Literal["libsvtav1", "h264", "libx264", "hevc", "libx265"] = Field(
+        default="libsvtav1", description="video codec"
+    )
+    crf: int = Field(default=30, ge=0, le=63, description="constant rate factor (lower = better)")
+    g: int = Field(default=2, ge=1, description="GOP size")
+    preset: int | str | None = Field(default=None, description="encoder speed preset")
+
+
+class ConvertRequest(BaseModel):
+    """Everything a conversion needs; the CLI and the Prefect flow build the same model."""
+
+    model_config = _FROZEN
+
+    source: SourceSpec = Field(description="what to read")
+    out: Path = Field(description="output dataset root (must not exist yet, unless resuming the same plan)")
+    mapping: str | None = Field(default=None, description="built-in mapping name or YAML file; None = infer")
+    fps: int | None = Field(default=None, gt=0, description="output fps (overrides the mapping)")
+    robot_type: str | None = Field(default=None, description="robot type (overrides the mapping)")
+    episodes: str | None = Field(default=None, description="episode range 'A:B' of the source (default: all)")
+    shards: int | None = Field(default=None, ge=1, description="number of shards (default: 2 per worker)")
+    workers: int = Field(default=2, ge=1, description="Dask workers (LocalCluster)")
+    dask_address: str | None = Field(default=None, description="scheduler address of an existing cluster")
+    work_dir: Path | None = Field(
+        default=None, description="shard datasets and markers (default: <out>.shards)"
+    )
+    encoder: EncoderOptions = Field(default_factory=EncoderOptions, description="video encoder")
+    keep_shards: bool = Field(default=False, description="keep shard datasets after the merge")
+    data_files_size_in_mb: float = Field(default=100, gt=0, description="data file rollover size")
+    video_files_size_in_mb: float = Field(default=200, gt=0, description="video file rollover size")
+
+
+class ShardPlan(BaseModel):
+    """One unit of work: episodes ``[start, stop)`` of the source."""
+
+    model_config = _FROZEN
+
+    index: int
+    start: int
+    stop: int
+
+
+class ConversionPlan(BaseModel):
+    """Resolved mapping, features and shards; stored in the work dir so re-runs resume the same plan."""
+
+    model_config = _FROZEN
+
+    request: ConvertRequest
+    mapping: ConversionMapping
+    fps: int
+    robot_type: str | None
+    features: dict[str, dict[str, Any]]
+    shards: list[ShardPlan]
+    work_dir: Path
+
+    def fingerprint(self) -> str:
+        keep = {
+            "source": self.request.source.model_dump(mode="json"),
+            "mapping": self.mapping.model_dump(mode="json"),
+            "fps": self.fps,
+            "features": self.features,
+            "shards": [s.model_dump() for s in self.shards],
+            "encoder": self.request.encoder.model_dump(mode="json"),
+        }
+        return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
+
+    def shard_root(self, index: int) -> Path:
+        return self.work_dir / f"shard-{index:05d}"
+
+    def marker(self, index: int) -> Path:
+        return self.work_dir / f"shard-{index:05d}.done.json"
+
+
+class ShardResult(BaseModel):
+    """Small summary returned by a shard (what crosses the executor boundary)."""
+
+    model_config = _FROZEN
+
+    index: int
+    root: Path
+    episodes: int = Field(description="episodes written")
+    frames: int = Field(description="frames written")
+    failures: list[dict[str, Any]] = Field(
+        default_factory=list, description="failed episodes (index, source, error)"
+    )
+    skipped: bool = Field(default=False, description="already complete from an earlier run")
+    seconds: float = 0.0
+
+
+class ConversionReport(BaseModel):
+    """The outcome of a whole conversion."""
+
+    model_config = _FROZEN
+
+    out: Path
+    episodes: int
+    frames: int
+    failures: list[dict[str, Any]]
+    shards_done: int
+    shards_skipped: int
+    seconds: float
+
+
+def parse_range(text: str | None, total: int | None) -> tuple[int, int | None]:
+    """'A:B', 'A:' or ':B' -> (start, stop)."""
+    if not text:
+        return 0, total
+    try:
+        a, _, b = text.partition(":")
+        start = int(a) if a.strip() else 0
+        stop = int(b) if b.strip() else total
+    except ValueError as exc:
+        raise ConversionError(f"--episodes {text!r}: expected A:B with integers (e.g. 0:100)") from exc
+    if start < 0 or (stop is not None and stop <= start):
+        raise ConversionError(f"--episodes {text!r}: expected 0 <= A < B")
+    if total is not None and stop is not None:
+        stop = min(stop, total)
+    return start, stop
+
+
+def resolve_mapping(request: ConvertRequest) -> tuple[ConversionMapping, Any]:
+    """The mapping to use (given or inferred), checked against the source; returns (mapping, description)."""
+    reader = open_reader(request.source)
+    desc = reader.describe()
+    mapping = load_mapping(request.mapping) if request.mapping else infer_mapping(desc)
+    mapping.check(desc)
+    return mapping, desc
+
+
+def plan_conversion(request: ConvertRequest) -> ConversionPlan:
+    """Resolve the mapping, fps, features and shards; fails before any work if the mapping does not fit."""
+    mapping, desc = resolve_mapping(request)
+    fps = mapping.resolve_fps(request.fps)
+    features = output_features(mapping, desc)
+    start, stop = parse_range(request.episodes, desc.num_episodes)
+    if stop is None:
+        shards = [ShardPlan(index=0, start=start, stop=1 << 62)]  # size unknown: one shard reads all
+    else:
+        n = stop - start
+        if n <= 0:
+            raise ConversionError(f"{request.source.path}: no episodes to convert (range {start}:{stop})")
+        count = min(request.shards or 2 * request.workers, n)
+        bounds = [start + (n * i) // count for i in range(count + 1)]
+        shards = [ShardPlan(index=i, start=bounds[i], stop=bounds[i + 1]) for i in range(count)]
+    work_dir = request.work_dir or request.out.with_name(request.out.name + ".shards")
+    return ConversionPlan(
+        request=request,
+        mapping=mapping,
+        fps=fps,
+        robot_type=request.robot_type or mapping.robot_type,
+        features=features,
+        shards=shards,
+        work_dir=work_dir,
+    )
+
+
+def prepare_work_dir(plan: ConversionPlan) -> list[int]:
+    """Create/check the work dir; returns the shard indices still to do (others are complete)."""
+    if (plan.request.out / "meta" / "info.json").exists():
+        raise DatasetExistsError(
+            f"{plan.request.out}: output dataset already exists; choose another --out or delete it"
+        )
+    plan.work_dir.mkdir(parents=True, exist_ok=True)
+    plan_file = plan.work_dir / "plan.json"
+    fp = plan.fingerprint()
+    if plan_file.exists():
+        old = json.loads(plan_file.read_text(encoding="utf-8")).get("fingerprint")
+        if old != fp:
+            raise ConversionError(
+                f"{plan.work_dir}: holds shards of a different conversion (other source, mapping, fps, shards or "
+                "encoder). Delete that directory or pass another --work-dir"
+            )
+    else:
+        atomic_write_text(
+            plan_file, json.dumps({"fingerprint": fp, "plan": plan.model_dump(mode="json")}, indent=2)
+        )
+    return [s.index for s in plan.shards if not plan.marker(s.index).is_file()]
+
+
+def read_marker(plan: ConversionPlan, index: int) -> ShardResult | None:
+    path = plan.marker(index)
+    if not path.is_file():
+        return None
+    try:
+        return ShardResult.model_validate_json(path.read_text(encoding="utf-8")).model_copy(
+            update={"skipped": True}
+        )
+    except ValueError:
+        log.warning("%s: unreadable completion marker; the shard will be redone", path)
+        return None
+
+
+def convert_shard(plan: ConversionPlan, index: int) -> ShardResult:
+    """Convert one shard into ``<work_dir>/shard-XXXXX``; idempotent (a finished shard is skipped).
+
+    Memory stays flat: one episode is held at a time. A broken episode (corrupt record, HDF5 or image)
+    is reported in the result and the shard carries on.
+    """
+    from robopipe.format.video import VideoEncoderConfig
+    from robopipe.format.writer import DatasetWriter
+
+    done = read_marker(plan, index)
+    if done is not None:
+        return done
+    t0 = time.perf_counter()
+    shard = plan.shards[index]
+    root = plan.shard_root(index)
+    if root.exists():  # interrupted earlier: redo from scratch
+        log.info("shard %d: removing incomplete output %s", index, root)
+        shutil.rmtree(root)
+    enc = plan.request.encoder
+    writer = DatasetWriter.create(
+        root,
+        fps=plan.fps,
+        features=plan.features,
+        robot_type=plan.robot_type,
+        use_videos=plan.mapping.use_videos,
+        encoder=VideoEncoderConfig(codec=enc.codec, crf=enc.crf, g=enc.g, preset=enc.preset),
+        data_files_size_in_mb=plan.request.data_files_size_in_mb,
+        video_files_size_in_mb=plan.request.video_files_size_in_mb,
+    )
+    failures: list[dict[str, Any]] = []
+    episodes = frames = 0
+    reader = open_reader(plan.request.source)
+    stop = None if shard.stop >= 1 << 62 else shard.stop
+    with writer:
+        for item in reader.read(shard.start, stop):
+            if isinstance(item, EpisodeFailure):
+                failures.append({"index": item.index, "source": item.source, "error": item.error})
+                log.warning("episode %d (%s) failed: %s", item.index, item.source, item.error)
+                continue
+            try:
+                mapped = map_episode(plan.mapping, item)
+            except (RobopipeError, ValueError, KeyError, OSError) as exc:
+                failures.append(
+                    {"index": item.index, "source": item.source, "error": f"{type(exc).__name__}: {exc}"}
+                )
+                log.warning("episode %d (%s) failed: %s", item.index, item.source, exc)
+                continue
+            # Pipeline depth 1: the previous episode was encoding while this one was read and decoded;
+            # wait for it now, so at most two episodes are ever in memory (flat memory per worker).
+            # An error of that earlier commit propagates: the shard fails and is redone on the next run.
+            # TODO: use a public DatasetWriter method once it offers one.
+            wait_pending = getattr(writer, "_wait_commits", None)
+            if wait_pending is not None:
+                wait_pending()
+            try:
+                meta = {"source_episode_index": item.index, **mapped.metadata}
+                writer.add_episode(mapped.columns, mapped.tasks, metadata=meta, wait=False)
+            except (RobopipeError, ValueError, KeyError, OSError) as exc:
+                writer.clear_episode()
+                failures.append(
+                    {"index": item.index, "source": item.source, "error": f"{type(exc).__name__}: {exc}"}
+                )
+                log.warning("episode %d (%s) failed: %s", item.index, item.source, exc)
+                continue
+            episodes += 1
+            frames += mapped.num_frames
+    result = ShardResult(
+        index=index,
+        root=root,
+        episodes=episodes,
+        frames=frames,
+        failures=failures,
+        seconds=time.perf_counter() - t0,
+    )
+    atomic_write_text(plan.marker(index), result.model_dump_json(indent=2))
+    return result
+
+
+def merge_shards(shard_roots: Sequence[Path], out: Path) -> None:
+    """Merge finished shard datasets (in order) into ``out``: the stream-copy merge of ``robopipe.edit``
+    (no video re-encode; exact stats from the shards' sketches). The single place conversion merges."""
+    from robopipe.edit.models import MergeRequest
+    from robopipe.edit.ops import merge
+
+    merge(MergeRequest(out=Path(out), roots=[Path(r) for r in shard_roots]))
+
+
+def finish(plan: ConversionPlan, results: Sequence[ShardResult], seconds: float) -> ConversionReport:
+    """Merge the shards that wrote episodes, write the report next to the output, drop the work dir."""
+    ordered = sorted(results, key=lambda r: r.index)
+    roots = [r.root for r in ordered if r.episodes > 0]
+    if not roots:
+        raise ConversionError(
+            f"{plan.request.source.path}: no episode could be converted; failures: "
+            + "; ".join(f"{f['source']}: {f['error']}" for r in ordered for f in r.failures[:3])
+        )
+    out = plan.request.out
+    if len(roots) == 1 and not plan.request.keep_shards and not (out.exists() and any(out.iterdir())):
+        if out.exists():
+            out.rmdir()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        roots[0].rename(out)  # one shard: it already is the dataset (same filesystem, atomic)
+    else:
+        merge_shards(roots, out)
+    failures = [f for r in ordered for f in r.failures]
+    report = ConversionReport(
+        out=plan.request.out,
+        episodes=sum(r.episodes for r in ordered),
+        frames=sum(r.frames for r in ordered),
+        failures=failures,
+        shards_done=sum(not r.skipped for r in ordered),
+        shards_skipped=sum(r.skipped for r in ordered),
+        seconds=seconds,
+    )
+    atomic_write_text(
+        plan.request.out / "meta" / "robopipe" / "conversion.json", report.model_dump_json(indent=2)
+    )
+    if not plan.request.keep_shards:
+        shutil.rmtree(plan.work_dir, ignore_errors=True)
+    return report
+
+
+def run_local(
+    request: ConvertRequest,
+    on_shard: Callable[[ShardResult], None] | None = None,
+    plan: ConversionPlan | None = None,
+) -> ConversionReport:
+    """Convert in this process, shard after shard (the executor used by tests and ``--workers 1``)."""
+    t0 = time.perf_counter()
+    plan = plan or plan_conversion(request)
+    prepare_work_dir(plan)
+    results = []
+    for s in plan.shards:
+        r = convert_shard(plan, s.index)
+        results.append(r)
+        if on_shard is not None:
+            on_shard(r)
+    return finish(plan, results, time.perf_counter() - t0)

@@ -1,0 +1,142 @@
+"""What every source reader yields, and the ``SourceReader`` port (core layer).
+
+A reader turns one source format (RLDS, HDF5, folders, a user hook) into :class:`SourceEpisode` values:
+flat ``path -> (T, ...) array`` step columns plus episode-level metadata. One conversion engine then
+applies a mapping and writes them, so every format shares the same mapping, sharding and failure rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+FieldKind = Literal["tensor", "encoded_image", "text"]
+Scope = Literal["step", "episode"]
+
+
+class SourceField(BaseModel):
+    """One key of the source: where it lives, what it holds and its per-step shape."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str = Field(
+        description="'/'-separated key, e.g. 'observation/image' or 'episode_metadata/file_path'"
+    )
+    scope: Scope = Field(description="'step' (one value per step) or 'episode' (one value per episode)")
+    kind: FieldKind = Field(
+        description="'tensor' (numeric array), 'encoded_image' (JPEG/PNG bytes) or 'text'"
+    )
+    shape: tuple[int, ...] = Field(default=(), description="per-step shape (H, W, C for images)")
+    dtype: str = Field(default="float32", description="numpy dtype of the decoded values")
+
+    @property
+    def is_image(self) -> bool:
+        """True for encoded images and for uint8 HxWxC tensors with 1, 3 or 4 channels."""
+        if self.kind == "encoded_image":
+            return True
+        return (
+            self.kind == "tensor"
+            and self.dtype == "uint8"
+            and len(self.shape) == 3
+            and self.shape[-1] in (1, 3, 4)
+        )
+
+
+class SourceDescription(BaseModel):
+    """The keys and size of a source, known before any episode is read."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str = Field(description="source format: rlds, hdf5, folder, hook")
+    name: str = Field(description="dataset name (RLDS builder name, folder name, ...)")
+    num_episodes: int | None = Field(description="episodes in the source (None if unknown before reading)")
+    fields: dict[str, SourceField] = Field(description="every source key by path")
+
+    def available(self, scope: Scope | None = None) -> list[str]:
+        return [p for p, f in self.fields.items() if scope is None or f.scope == scope]
+
+
+@dataclass
+class SourceEpisode:
+    """One episode as read from the source, before mapping.
+
+    ``steps`` holds step-level columns with the step axis first; encoded images and text are object
+    arrays (bytes / str). ``metadata`` holds episode-level values.
+    """
+
+    index: int
+    source: str
+    steps: dict[str, np.ndarray]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_steps(self) -> int:
+        return len(next(iter(self.steps.values()))) if self.steps else 0
+
+
+@dataclass(frozen=True)
+class EpisodeFailure:
+    """An episode that could not be read or converted; the rest of the shard carries on."""
+
+    index: int
+    source: str
+    error: str
+
+
+class SourceSpec(BaseModel):
+    """A serialisable reference to a source; workers re-open the reader from it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["rlds", "hdf5", "folder", "hook"] = Field(description="source format")
+    path: str = Field(description="source path (RLDS dir, HDF5 file/dir, folder) or 'module:function' hook")
+    split: str | None = Field(default=None, description="RLDS split(s) to read, e.g. 'train' (default: all)")
+    options: dict[str, Any] = Field(default_factory=dict, description="format-specific options")
+
+
+@runtime_checkable
+class SourceReader(Protocol):
+    """A source format: describes its keys and yields episodes of a contiguous episode range."""
+
+    def describe(self) -> SourceDescription:
+        """Keys, kinds and shapes of the source (cheap: no episode is decoded)."""
+        ...
+
+    def read(self, start: int, stop: int | None) -> Iterator[SourceEpisode | EpisodeFailure]:
+        """Episodes ``start <= i < stop`` in source order; a broken episode yields an EpisodeFailure."""
+        ...
+
+
+def encoded_image_shape(data: bytes) -> tuple[int, int, int]:
+    """(H, W, C) of JPEG/PNG bytes, read from the header (C is 3 unless the image is grayscale/RGBA)."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(bytes(data))) as im:
+        w, h = im.size
+        return h, w, {"L": 1, "RGBA": 4}.get(im.mode, 3)
+
+
+def open_reader(spec: SourceSpec) -> SourceReader:
+    """The reader for ``spec`` (imports the format's module lazily: TensorFlow only for RLDS)."""
+    if spec.kind == "rlds":
+        from robopipe.convert.rlds import RldsReader
+
+        return RldsReader(Path(spec.path), split=spec.split)
+    if spec.kind == "hdf5":
+        from robopipe.convert.hdf5 import Hdf5Reader
+
+        return Hdf5Reader(Path(spec.path), **spec.options)
+    if spec.kind == "folder":
+        from robopipe.convert.folder import FolderReader
+
+        return FolderReader(Path(spec.path), **spec.options)
+    from robopipe.convert.folder import HookReader
+
+    return HookReader(spec.path, **spec.options)

@@ -1,0 +1,214 @@
+"""Port a LeRobot v2.1 dataset to v3.0 without re-encoding video (core layer).
+
+v2.1 layout: ``meta/info.json`` (codebase_version v2.1), ``meta/episodes.jsonl``, ``meta/episodes_stats.jsonl``,
+``meta/tasks.jsonl``, ``data/chunk-XXX/episode_XXXXXX.parquet`` and
+``videos/chunk-XXX/<key>/episode_XXXXXX.mp4`` (paths from info.json's templates). Episodes are appended in
+order to a :class:`DatasetAssembler`: data rows go into size-limited parquet files (the episode that would
+overflow a file starts the next one, unlike LeRobot 0.4.4's converter), mp4s are stream-copied into
+size-limited files, camera features get ``names`` when missing, per-episode stats are carried over from
+``episodes_stats.jsonl`` (or recomputed from the data, and from decoded frames for cameras).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, Field
+
+from robopipe.convert.assemble import DatasetAssembler, VideoSpan, probe_frames
+from robopipe.errors import ConversionError, CorruptFileError
+from robopipe.format import layout
+from robopipe.format.features import FeatureSpec, parse_features
+from robopipe.format.info import DatasetInfo
+from robopipe.format.video import iter_frames
+
+log = logging.getLogger(__name__)
+
+V21_DATA_PATH = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
+V21_VIDEO_PATH = "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4"
+_DEFAULTS = ("timestamp", "frame_index", "episode_index", "index", "task_index")
+
+
+class V21ConvertRequest(BaseModel):
+    """Parameters of ``robopipe convert v21``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    src: Path = Field(description="LeRobot v2.1 dataset root")
+    out: Path = Field(description="output v3.0 root (must not exist)")
+    data_files_size_in_mb: float = Field(
+        default=layout.DEFAULT_DATA_FILE_SIZE_IN_MB, gt=0, description="data file rollover"
+    )
+    video_files_size_in_mb: float = Field(
+        default=layout.DEFAULT_VIDEO_FILE_SIZE_IN_MB, gt=0, description="video file rollover"
+    )
+    recompute_stats: bool = Field(
+        default=False, description="recompute per-episode stats instead of carrying them over"
+    )
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise CorruptFileError(f"{path}:{n}: invalid JSON line: {exc}") from exc
+    return out
+
+
+def load_v21_info(src: Path) -> dict[str, Any]:
+    path = src / layout.INFO_PATH
+    if not path.is_file():
+        raise ConversionError(f"{src}: not a LeRobot dataset (missing {layout.INFO_PATH})")
+    info: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    version = str(info.get("codebase_version", ""))
+    if not version.startswith("v2"):
+        raise ConversionError(
+            f"{src}: codebase_version is {version!r}, expected v2.x (v2.1) for `convert v21`"
+        )
+    return info
+
+
+def v21_features(info: dict[str, Any]) -> dict[str, FeatureSpec]:
+    """v2.1 features as v3.0 ones: cameras get (height, width, channels) names; the per-feature fps is dropped."""
+    feats: dict[str, Any] = {}
+    for k, f in info["features"].items():
+        f = {kk: vv for kk, vv in f.items() if kk != "fps"}
+        if f.get("dtype") in ("video", "image") and not f.get("names"):
+            f["names"] = ["height", "width", "channels"]
+        if f.get("dtype") in ("video", "image") and isinstance(f.get("names"), list) and len(f["names"]) == 3:
+            f["names"] = ["height", "width", "channels"] if f["names"][0] in ("height", "h") else f["names"]
+        if f.get("dtype") == "video":
+            f.pop("info", None)  # re-probed from the copied stream
+            f.pop("video_info", None)
+        feats[k] = f
+    return parse_features(feats)
+
+
+def _numeric_stats(x: np.ndarray) -> dict[str, np.ndarray]:
+    x = np.asarray(x, dtype=np.float64)
+    x = x.reshape(len(x), -1) if x.ndim != 1 else x.reshape(-1, 1)
+    out = {
+        "min": x.min(0),
+        "max": x.max(0),
+        "mean": x.mean(0),
+        "std": x.std(0),
+        "count": np.asarray([len(x)]),
+    }
+    for q in layout.DEFAULT_QUANTILES:
+        out[f"q{round(q * 100):02d}"] = np.quantile(x, q, axis=0)
+    return out
+
+
+def _video_stats(path: Path, start_s: float, n: int) -> dict[str, np.ndarray]:
+    """Per-channel stats in [0, 1] of every frame of one episode, shaped (3, 1, 1) like LeRobot's."""
+    total = np.zeros(3)
+    sq = np.zeros(3)
+    lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
+    count = 0
+    pixels = 0
+    for frame in iter_frames(path, start_s, n):
+        f = frame.reshape(-1, 3).astype(np.float64) / 255.0
+        total += f.sum(0)
+        sq += (f**2).sum(0)
+        lo, hi = np.minimum(lo, f.min(0)), np.maximum(hi, f.max(0))
+        count += 1
+        pixels += f.shape[0]
+    pixels = max(pixels, 1)
+    mean = total / pixels
+    std = np.sqrt(np.maximum(sq / pixels - mean**2, 0))
+    shape = (3, 1, 1)
+    return {
+        "min": lo.reshape(shape),
+        "max": hi.reshape(shape),
+        "mean": mean.reshape(shape),
+        "std": std.reshape(shape),
+        "count": np.asarray([count]),
+    }
+
+
+def convert_v21(request: V21ConvertRequest) -> DatasetInfo:
+    """Port ``request.src`` (v2.1) to ``request.out`` (v3.0); the source is only read."""
+    src = Path(request.src)
+    info = load_v21_info(src)
+    feats = v21_features(info)
+    fps = int(info["fps"])
+    tasks = {int(t["task_index"]): str(t["task"]) for t in _jsonl(src / "meta" / "tasks.jsonl")}
+    episodes = sorted(_jsonl(src / "meta" / "episodes.jsonl"), key=lambda e: int(e["episode_index"]))
+    if not episodes:
+        raise ConversionError(f"{src}: meta/episodes.jsonl is missing or empty")
+    stats = {int(s["episode_index"]): s["stats"] for s in _jsonl(src / "meta" / "episodes_stats.jsonl")}
+    chunks_size = int(info.get("chunks_size", layout.DEFAULT_CHUNK_SIZE))
+    data_tpl = info.get("data_path") or V21_DATA_PATH
+    video_tpl = info.get("video_path") or V21_VIDEO_PATH
+    vkeys = [k for k, f in feats.items() if f.is_video]
+    asm = DatasetAssembler(
+        request.out,
+        fps=fps,
+        features=feats,
+        robot_type=info.get("robot_type"),
+        data_files_size_in_mb=request.data_files_size_in_mb,
+        video_files_size_in_mb=request.video_files_size_in_mb,
+        chunks_size=layout.DEFAULT_CHUNK_SIZE,
+    )
+    # keep the source's task order so task indices stay the same
+    for i in sorted(tasks):
+        asm.task_index(tasks[i])
+    for ep in episodes:
+        e = int(ep["episode_index"])
+        chunk = e // chunks_size
+        dpath = src / data_tpl.format(episode_chunk=chunk, episode_index=e)
+        try:
+            table = pq.read_table(dpath)
+        except (OSError, ValueError) as exc:
+            raise CorruptFileError(f"{dpath}: unreadable parquet of episode {e}: {exc}") from exc
+        n = table.num_rows
+        if int(ep.get("length", n)) != n:
+            raise ConversionError(f"{dpath}: episode {e} has {n} rows, episodes.jsonl says {ep['length']}")
+        try:
+            row_tasks = [tasks[int(i)] for i in table["task_index"].to_numpy()]
+        except KeyError as exc:
+            raise ConversionError(f"{dpath}: task_index {exc} not in meta/tasks.jsonl") from exc
+        spans = {}
+        for k in vkeys:
+            vpath = src / video_tpl.format(episode_chunk=chunk, video_key=k, episode_index=e)
+            if not vpath.is_file():
+                raise ConversionError(f"{src}: episode {e}: missing video {vpath.relative_to(src)}")
+            spans[k] = VideoSpan(vpath, 0, n, float(vpath.stat().st_size))
+            if probe_frames(vpath) < n:
+                raise CorruptFileError(f"{vpath}: {probe_frames(vpath)} frames, episode {e} has {n} rows")
+        ep_stats = _episode_stats(stats.get(e), table, feats, spans, request.recompute_stats)
+        meta = {k: v for k, v in ep.items() if k not in ("episode_index", "tasks", "length")}
+        asm.add_episode(table, row_tasks, spans, ep_stats, meta)
+    out_info = asm.finalize()
+    log.info("ported %s (v2.1, %d episodes) to %s (v3.0)", src, len(episodes), request.out)
+    return out_info
+
+
+def _episode_stats(
+    carried: dict[str, Any] | None,
+    table: Any,
+    feats: dict[str, FeatureSpec],
+    spans: dict[str, VideoSpan],
+    recompute: bool,
+) -> dict[str, dict[str, np.ndarray]]:
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for k, f in feats.items():
+        if k in _DEFAULTS or f.is_string:
+            continue
+        if carried is not None and k in carried and not recompute:
+            out[k] = {s: np.asarray(v) for s, v in carried[k].items()}
+        elif f.is_video:
+            out[k] = _video_stats(spans[k].path, 0.0, spans[k].num_frames)
+        elif f.is_numeric and k in table.column_names:
+            out[k] = _numeric_stats(np.asarray(table[k].to_pylist(), dtype=np.float64))
+    return out
