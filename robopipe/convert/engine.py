@@ -278,10 +278,7 @@ def convert_shard(plan: ConversionPlan, index: int) -> ShardResult:
             # Pipeline depth 1: the previous episode was encoding while this one was read and decoded;
             # wait for it now, so at most two episodes are ever in memory (flat memory per worker).
             # An error of that earlier commit propagates: the shard fails and is redone on the next run.
-            # TODO: use a public DatasetWriter method once it offers one.
-            wait_pending = getattr(writer, "_wait_commits", None)
-            if wait_pending is not None:
-                wait_pending()
+            writer.wait()
             try:
                 meta = {"source_episode_index": item.index, **mapped.metadata}
                 writer.add_episode(mapped.columns, mapped.tasks, metadata=meta, wait=False)

@@ -242,7 +242,7 @@ class DatasetWriter:
                 self._encoder_for(k, spec).put(np.asarray(v))
             else:
                 if spec.is_image:
-                    self._image_stats[k].add(v)
+                    self._image_stats[k].add(np.asarray(v))
                 self._buffer.append(k, v)
         self._buffer.tasks.append(str(task))
 
@@ -306,6 +306,10 @@ class DatasetWriter:
             while len(self._commit_futures) > MAX_PENDING_COMMITS:
                 self._commit_futures.pop(0).result()
         return index
+
+    def wait(self) -> None:
+        """Block until every saved episode has finished encoding and is staged durably."""
+        self._wait_commits()
 
     def flush(self) -> None:
         """Make every saved episode loadable now (closes the open files; later episodes start new ones)."""
