@@ -10,7 +10,6 @@ push a file over its size limit starts the *next* file (it never goes into the o
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from collections.abc import Mapping, Sequence
@@ -24,17 +23,19 @@ import pyarrow.parquet as pq
 
 from robopipe.errors import MergeError
 from robopipe.format import layout
-from robopipe.format.atomic import atomic_write_text, commit, tmp_path_for
+from robopipe.format.atomic import commit, tmp_path_for
 from robopipe.format.episodes import (
     flatten_stats,
     video_columns,
     write_episodes_file,
 )
-from robopipe.format.features import FeatureSpec, arrow_type, with_default_features
+from robopipe.format.features import DEFAULT_FEATURES, FeatureSpec, arrow_type, with_default_features
 from robopipe.format.frames import hf_schema_metadata
 from robopipe.format.info import DatasetInfo, write_info
 from robopipe.format.tasks import write_tasks
 from robopipe.format.video import VideoFileAppender, probe_video
+from robopipe.stats import compute_episode_stats, write_stats_json
+from robopipe.stats.lerobot_aggregate import aggregate_episode_stats
 
 log = logging.getLogger(__name__)
 
@@ -230,11 +231,11 @@ class DatasetAssembler:
             st = r.pop("_stats")
             all_stats.append(st)
             rows.append({**r, **flatten_stats(st)})
-        write_episodes_file(self.out, 0, 0, rows)
+        episodes_file = write_episodes_file(self.out, 0, 0, rows)
         write_tasks(self.out, self.tasks)
-        atomic_write_text(
-            self.out / layout.STATS_PATH, json.dumps(_jsonable(aggregate_stats(all_stats)), indent=4)
-        )
+        # Carried-over v2.1 stats have no sketches: aggregate them with LeRobot's rule (exact
+        # mean/std/min/max, count-weighted quantiles).
+        write_stats_json(self.out, aggregate_episode_stats(pq.read_table(episodes_file)))
         feats = dict(self.features)
         for key, vinfo in self._video_info.items():
             feats[key] = feats[key].model_copy(update={"info": vinfo})
@@ -256,64 +257,10 @@ class DatasetAssembler:
         return info
 
 
-def _stats_1d(x: np.ndarray) -> dict[str, np.ndarray]:
-    x = np.asarray(x, dtype=np.float64).reshape(-1, 1)
-    out = {
-        "min": x.min(0),
-        "max": x.max(0),
-        "mean": x.mean(0),
-        "std": x.std(0),
-        "count": np.asarray([len(x)]),
-    }
-    for q in layout.DEFAULT_QUANTILES:
-        out[f"q{round(q * 100):02d}"] = np.quantile(x, q, axis=0)
-    return out
-
-
 def _default_stats(table: pa.Table) -> dict[str, dict[str, np.ndarray]]:
     """Stats of the five index columns after re-indexing (the carried-over ones would be stale)."""
-    out = {k: _stats_1d(table[k].to_numpy()) for k in _DEFAULT_KEYS}
-    for k in ("frame_index", "episode_index", "index", "task_index"):
-        out[k]["min"] = out[k]["min"].astype(np.int64)
-        out[k]["max"] = out[k]["max"].astype(np.int64)
-    return out
-
-
-def aggregate_stats(
-    parts: Sequence[Mapping[str, Mapping[str, np.ndarray]]],
-) -> dict[str, dict[str, np.ndarray]]:
-    """LeRobot 0.4.4's aggregation: count-weighted mean, pooled variance, min/max envelope,
-    count-weighted quantiles. Features missing in some parts are aggregated over the others."""
-    out: dict[str, dict[str, np.ndarray]] = {}
-    keys = list(dict.fromkeys(k for p in parts for k in p))
-    for key in keys:
-        items = [p[key] for p in parts if key in p and "count" in p[key] and "mean" in p[key]]
-        if not items:
-            continue
-        counts = [np.asarray(s["count"], dtype=np.float64) for s in items]
-        total = float(sum(c.sum() for c in counts))
-        means = [np.asarray(s["mean"], dtype=np.float64) for s in items]
-        w = [c.reshape((-1,) + (1,) * (m.ndim - 1)) if m.ndim else c for c, m in zip(counts, means)]
-        mean = sum(wi * m for wi, m in zip(w, means)) / total
-        var = (
-            sum(
-                wi * (np.asarray(s["std"], dtype=np.float64) ** 2 + (m - mean) ** 2)
-                for wi, s, m in zip(w, items, means)
-            )
-            / total
-        )
-        agg = {
-            "min": np.min(np.stack([np.asarray(s["min"]) for s in items]), axis=0),
-            "max": np.max(np.stack([np.asarray(s["max"]) for s in items]), axis=0),
-            "mean": mean,
-            "std": np.sqrt(var),
-            "count": np.asarray([int(total)]),
-        }
-        for q in ("q01", "q10", "q50", "q90", "q99"):
-            if all(q in s for s in items):
-                agg[q] = sum(wi * np.asarray(s[q], dtype=np.float64) for wi, s in zip(w, items)) / total
-        out[key] = agg
-    return out
+    cols = {k: table[k].to_numpy() for k in _DEFAULT_KEYS}
+    return compute_episode_stats(cols, {k: DEFAULT_FEATURES[k] for k in _DEFAULT_KEYS})
 
 
 def _jsonable(stats: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, Any]:

@@ -25,7 +25,9 @@ from robopipe.errors import ConversionError, CorruptFileError
 from robopipe.format import layout
 from robopipe.format.features import FeatureSpec, parse_features
 from robopipe.format.info import DatasetInfo
+from robopipe.format.reader import column_to_numpy
 from robopipe.format.video import iter_frames
+from robopipe.stats import ImageStatsAccumulator, compute_episode_stats
 
 log = logging.getLogger(__name__)
 
@@ -94,46 +96,12 @@ def v21_features(info: dict[str, Any]) -> dict[str, FeatureSpec]:
     return parse_features(feats)
 
 
-def _numeric_stats(x: np.ndarray) -> dict[str, np.ndarray]:
-    x = np.asarray(x, dtype=np.float64)
-    x = x.reshape(len(x), -1) if x.ndim != 1 else x.reshape(-1, 1)
-    out = {
-        "min": x.min(0),
-        "max": x.max(0),
-        "mean": x.mean(0),
-        "std": x.std(0),
-        "count": np.asarray([len(x)]),
-    }
-    for q in layout.DEFAULT_QUANTILES:
-        out[f"q{round(q * 100):02d}"] = np.quantile(x, q, axis=0)
-    return out
-
-
 def _video_stats(path: Path, start_s: float, n: int) -> dict[str, np.ndarray]:
-    """Per-channel stats in [0, 1] of every frame of one episode, shaped (3, 1, 1) like LeRobot's."""
-    total = np.zeros(3)
-    sq = np.zeros(3)
-    lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
-    count = 0
-    pixels = 0
+    """Per-channel camera stats of one episode, sampled and downsampled as LeRobot does (correct std)."""
+    acc = ImageStatsAccumulator(3)
     for frame in iter_frames(path, start_s, n):
-        f = frame.reshape(-1, 3).astype(np.float64) / 255.0
-        total += f.sum(0)
-        sq += (f**2).sum(0)
-        lo, hi = np.minimum(lo, f.min(0)), np.maximum(hi, f.max(0))
-        count += 1
-        pixels += f.shape[0]
-    pixels = max(pixels, 1)
-    mean = total / pixels
-    std = np.sqrt(np.maximum(sq / pixels - mean**2, 0))
-    shape = (3, 1, 1)
-    return {
-        "min": lo.reshape(shape),
-        "max": hi.reshape(shape),
-        "mean": mean.reshape(shape),
-        "std": std.reshape(shape),
-        "count": np.asarray([count]),
-    }
+        acc.add(frame)
+    return acc.result()
 
 
 def convert_v21(request: V21ConvertRequest) -> DatasetInfo:
@@ -210,5 +178,5 @@ def _episode_stats(
         elif f.is_video:
             out[k] = _video_stats(spans[k].path, 0.0, spans[k].num_frames)
         elif f.is_numeric and k in table.column_names:
-            out[k] = _numeric_stats(np.asarray(table[k].to_pylist(), dtype=np.float64))
+            out.update(compute_episode_stats({k: column_to_numpy(table[k], f)}, {k: f}))
     return out

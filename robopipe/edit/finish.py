@@ -21,7 +21,6 @@ import pyarrow.parquet as pq
 
 from robopipe import stats as rstats
 from robopipe.edit.execute import DataFileResult
-from robopipe.edit.lerobot_stats import aggregate_episode_stats
 from robopipe.edit.plan import EditPlan
 from robopipe.edit.sources import Source
 from robopipe.edit.stats_merge import merge_many
@@ -31,6 +30,7 @@ from robopipe.format.atomic import atomic_path, fsync_dir
 from robopipe.format.episodes import episodes_table, flatten_stats, video_columns
 from robopipe.format.info import write_info
 from robopipe.format.tasks import write_tasks
+from robopipe.stats.lerobot_aggregate import aggregate_episode_stats
 
 log = logging.getLogger(__name__)
 
