@@ -24,6 +24,7 @@ from robopipe.convert.engine import (
     prepare_work_dir,
     read_marker,
 )
+from tasks.dask_cluster import dask_client
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def run_shards(
     on_shard: Callable[[ShardResult], None] | None = None,
 ) -> list[ShardResult]:
     """Convert shards ``todo`` on a Dask cluster (LocalCluster unless ``dask_address``)."""
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import as_completed
 
     results = [r for r in (read_marker(plan, s.index) for s in plan.shards if s.index not in todo) if r]
     for r in results:
@@ -53,19 +54,7 @@ def run_shards(
     if not todo:
         return results
     plan_json = plan.model_dump_json()
-    cluster = None
-    if dask_address:
-        client = Client(dask_address)
-    else:
-        cluster = LocalCluster(
-            n_workers=min(workers, len(todo)),
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            memory_limit=0,
-        )
-        client = Client(cluster)
-    try:
+    with dask_client(dask_address, min(workers, len(todo))) as client:
         futures = [
             client.submit(
                 _worker_convert, plan_json, i, key=f"convert-shard-{plan.fingerprint()}-{i}", pure=False
@@ -77,19 +66,7 @@ def run_shards(
             results.append(r)
             if on_shard is not None:
                 on_shard(r)
-    finally:
-        _shutdown(client, cluster)
     return results
-
-
-def _shutdown(client: Any, cluster: Any) -> None:
-    """Close the client and our LocalCluster; a slow teardown (busy machine) must not fail finished work."""
-    try:
-        client.close(timeout=30)
-        if cluster is not None:
-            cluster.close(timeout=60)
-    except (TimeoutError, OSError) as exc:
-        log.warning("Dask cluster shutdown was slow or failed (%s); all shard results were collected", exc)
 
 
 def run_conversion(

@@ -15,8 +15,7 @@ scheduler via ``address`` (workers must see the dataset roots at the same paths)
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -33,36 +32,9 @@ from robopipe.edit import (
 )
 from robopipe.edit.execute import DataFileResult, VideoFileResult
 from robopipe.edit.ops import Runner, RunResult
+from tasks.dask_cluster import dask_client
 
 log = logging.getLogger(__name__)
-
-
-@contextmanager
-def dask_client(address: str | None, workers: int) -> Iterator[Any]:
-    """A connected ``Client``: to ``address``, or to a new ``LocalCluster`` of ``workers`` processes."""
-    from dask.distributed import Client, LocalCluster
-
-    if address:
-        with Client(address) as client:
-            yield client
-        return
-    dlog = logging.getLogger("distributed")
-    level = dlog.level
-    dlog.setLevel(max(level, logging.WARNING))
-    try:
-        with (
-            LocalCluster(
-                n_workers=max(1, workers),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                memory_limit=0,
-            ) as cluster,
-            Client(cluster) as client,
-        ):
-            yield client
-    finally:
-        dlog.setLevel(level)
 
 
 def _job_weight(plan: EditPlan, job: tuple[str, Any, int]) -> int:

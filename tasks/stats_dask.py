@@ -16,12 +16,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
-
-import dask
 
 from robopipe.stats.recompute import (
     Plan,
@@ -36,43 +33,17 @@ from robopipe.stats.recompute import (
 )
 from robopipe.stats.units import Unit, run_unit
 from robopipe.stats.values import DatasetStats, merge
+from tasks.dask_cluster import cluster_label
+from tasks.dask_cluster import dask_client as shared_dask_client
 
 log = logging.getLogger(__name__)
-
-# distributed's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in workers, which makes glibc return memory after
-# every large numpy temporary; the stats kernels allocate many and ran ~2x slower. Keep glibc's default.
-_WORKER_ENV = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 
 
 @contextmanager
 def dask_client(address: str | None, workers: int) -> Iterator[tuple[Any, str]]:
-    """A connected ``Client``: to ``address``, or to a new ``LocalCluster`` of ``workers`` processes."""
-    from dask.distributed import Client, LocalCluster
-
-    if address:
-        with Client(address) as client:
-            yield client, address
-        return
-    n = max(1, workers)
-    dlog = logging.getLogger("distributed")
-    level = dlog.level
-    dlog.setLevel(max(level, logging.WARNING))  # the CLI logs at INFO; keep cluster chatter out
-    try:
-        with warnings.catch_warnings(), dask.config.set(_WORKER_ENV):
-            # without a dashboard the scheduler still serves /health; another cluster may hold 8787
-            warnings.filterwarnings("ignore", message="Port 8787 is already in use")
-            cluster = LocalCluster(
-                n_workers=n,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                memory_limit=0,
-                silence_logs=logging.WARNING,
-            )
-        with cluster, Client(cluster) as client:
-            yield client, f"LocalCluster({n})"
-    finally:
-        dlog.setLevel(level)
+    """A connected ``Client`` and a label: to ``address``, or to a new ``LocalCluster`` of ``workers``."""
+    with shared_dask_client(address, workers) as client:
+        yield client, cluster_label(address, workers)
 
 
 def stats_unit(plan: Plan, unit: Unit, images: bool, on_nonfinite: str) -> DatasetStats:

@@ -18,6 +18,7 @@ from typing import Any
 from robopipe.validate import ValidateRequest, ValidationReport, validate
 from robopipe.validate.engine import GxJob
 from robopipe.validate.gx_suite import run_gx_file
+from tasks.dask_cluster import dask_client
 
 log = logging.getLogger(__name__)
 
@@ -49,23 +50,10 @@ class DaskGxRunner:
         return f"dask:{self.address}" if self.address else f"dask:local({self.workers} workers)"
 
     def __enter__(self) -> DaskGxRunner:
-        from dask.distributed import Client, LocalCluster
-
         if self._given is not None:
             self._client = self._given
-        elif self.address:
-            self._client = self._stack.enter_context(Client(self.address))
         else:
-            cluster = self._stack.enter_context(
-                LocalCluster(
-                    n_workers=self.workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=":0",
-                    memory_limit=0,
-                )
-            )
-            self._client = self._stack.enter_context(Client(cluster))
+            self._client = self._stack.enter_context(dask_client(self.address, self.workers))
         return self
 
     def __exit__(
