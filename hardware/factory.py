@@ -31,14 +31,13 @@ def _cameras(config: Any, cameras: dict[str, Camera] | None) -> dict[str, Camera
     if not specs:
         return {}
     try:
-        from hardware.cameras import CameraConfig, make_camera
+        from hardware.cameras import make_camera
     except ImportError as exc:
         raise ConfigError(
             f"camera configs given ({list(specs)}) but hardware.cameras is not available"
         ) from exc
-    return {
-        name: make_camera(CameraConfig.model_validate({"name": name, **spec})) for name, spec in specs.items()
-    }
+    # make_camera also understands LeRobot's camera keys (type: opencv, index_or_path, ...)
+    return {name: make_camera(spec, name=name) for name, spec in specs.items()}
 
 
 def make_robot(source: Any, cameras: dict[str, Camera] | None = None, **overrides: Any) -> Robot:

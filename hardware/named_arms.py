@@ -283,8 +283,10 @@ class SimArmConfig(_Frozen):
     period_s: float = Field(default=4.0, gt=0, description="Leader: period of the operator's sine motion.")
     max_speed: float = Field(default=3000.0, gt=0, description="Follower joint speed limit (counts/s).")
     calibrated: bool = Field(default=True, description="Start with the preset calibration in the servos.")
-    num_retries: int = Field(default=2, ge=0, description="Extra attempts after a checksum error or timeout.")
-    timeout_s: float = Field(default=0.1, gt=0, description="Reply timeout of one bus transaction.")
+    num_retries: int = Field(default=3, ge=0, description="Extra attempts after a checksum error or timeout.")
+    # The simulator is a separate process that a busy machine can starve for a few hundred ms; a real
+    # servo answers in < 1 ms, so real arms keep 0.1 s while simulated ones wait longer.
+    timeout_s: float = Field(default=0.3, gt=0, description="Reply timeout of one bus transaction.")
     cameras: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Camera configs by name.")
 
     @property

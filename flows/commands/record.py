@@ -1,0 +1,286 @@
+"""``robopipe find-cameras``, ``robopipe record`` and ``robopipe replay`` (LeRobot's vocabulary)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import cyclopts
+from cyclopts import Parameter
+
+
+def find_cameras(
+    *,
+    output_dir: Annotated[Path, Parameter(help="Save one PNG per camera here.")] = Path(
+        "outputs/captured_images"
+    ),
+    pattern: Annotated[str, Parameter(help="Device glob.")] = "/dev/video*",
+    no_capture: Annotated[
+        bool, Parameter(name="--no-capture", negative=(), help="Only list, save no frame.")
+    ] = False,
+    as_json: Annotated[bool, Parameter(name="--json", help="Print the devices as JSON.")] = False,
+) -> int:
+    """List V4L2 cameras (/dev/video*) with their formats and sizes, and save a sample frame from each.
+
+    Frames are read through PyAV's v4l2 input at the device's default format. Metadata nodes (the
+    second /dev/video* of a UVC webcam) are listed but not captured. Prints 'no cameras found' when
+    there are none (use `--camera sim:640x480` to record without one).
+    """
+    from hardware.cameras.config import CameraConfig
+    from hardware.cameras.discovery import find_cameras as discover
+    from hardware.cameras.pyav_camera import V4L2Camera
+    from robopipe.errors import DeviceError
+
+    devices = discover(pattern)
+    if as_json:
+        print(json.dumps([d.model_dump() for d in devices], indent=2))
+    if not devices:
+        print(f"no cameras found ({pattern} matches nothing)", file=sys.stderr if as_json else sys.stdout)
+        return 0
+    failed = 0
+    for i, dev in enumerate(devices):
+        if not as_json:
+            head = f"{dev.path}: {dev.card or '?'} ({dev.driver or '?'}, {dev.bus_info or '?'})"
+            print(head if dev.capture or dev.error else f"{head} — metadata node, no video capture")
+            if dev.error:
+                print(f"  error: {dev.error}")
+            for fmt in dev.formats:
+                print(f"  {fmt.fourcc} ({fmt.input_format}): {fmt.description} — {' '.join(fmt.sizes)}")
+        if no_capture or not dev.capture:
+            continue
+        cam = V4L2Camera(CameraConfig(name=f"cam{i}", source="v4l2", path=dev.path, warmup_s=0.5))
+        try:
+            cam.connect()
+            image = cam.read()
+        except DeviceError as exc:
+            print(f"  capture failed: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        finally:
+            cam.disconnect()
+        from PIL import Image
+
+        output_dir.mkdir(parents=True, exist_ok=True)
+        out = output_dir / f"{Path(dev.path).name}.png"
+        Image.fromarray(image).save(out)
+        print(
+            f"  saved {image.shape[1]}x{image.shape[0]} frame to {out}",
+            file=sys.stderr if as_json else sys.stdout,
+        )
+    return 1 if failed else 0
+
+
+def record(
+    *,
+    robot_path: Annotated[
+        str | None,
+        Parameter(
+            name=["--robot-path", "--robot"], help="Robot config YAML, bundled name or type (e.g. sim-so101)."
+        ),
+    ] = None,
+    robot_type: Annotated[
+        str | None, Parameter(name="--robot.type", help="Robot type (LeRobot's --robot.type).")
+    ] = None,
+    robot_port: Annotated[
+        str | None, Parameter(name="--robot.port", help="Override the robot's port.")
+    ] = None,
+    robot_id: Annotated[str | None, Parameter(name="--robot.id", help="Override the robot's id.")] = None,
+    teleop_path: Annotated[
+        str | None,
+        Parameter(
+            name=["--teleop-path", "--teleop"],
+            help="Teleoperator config YAML, bundled name or type (e.g. sim-so101-leader).",
+        ),
+    ] = None,
+    teleop_type: Annotated[str | None, Parameter(name="--teleop.type", help="Teleoperator type.")] = None,
+    teleop_port: Annotated[
+        str | None, Parameter(name="--teleop.port", help="Override the teleoperator's port.")
+    ] = None,
+    teleop_id: Annotated[
+        str | None, Parameter(name="--teleop.id", help="Override the teleoperator's id.")
+    ] = None,
+    camera: Annotated[
+        list[str] | None,
+        Parameter(
+            name="--camera",
+            help="Camera spec, repeatable: [name=]sim:WxH[@FPS] or [name=]/dev/videoN[:WxH][@FPS][:input_format].",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None, Parameter(help="YAML with the whole session (RecordRequest fields); flags override it.")
+    ] = None,
+    repo_id: Annotated[str | None, Parameter(help="Dataset name ORG/NAME.")] = None,
+    root: Annotated[Path | None, Parameter(help="Dataset folder (default $HF_LEROBOT_HOME/REPO_ID).")] = None,
+    single_task: Annotated[str | None, Parameter(help="Task description for every frame.")] = None,
+    fps: Annotated[int | None, Parameter(help="Frames per second (default 30).")] = None,
+    num_episodes: Annotated[int | None, Parameter(help="Episodes to record (default 50).")] = None,
+    warmup_time_s: Annotated[
+        float | None, Parameter(help="Teleoperate before the first episode (default 0).")
+    ] = None,
+    episode_time_s: Annotated[float | None, Parameter(help="Episode length (default 60).")] = None,
+    reset_time_s: Annotated[
+        float | None, Parameter(help="Reset phase between episodes (default 60).")
+    ] = None,
+    video: Annotated[
+        bool | None, Parameter(help="Encode cameras to mp4; --no-video stores PNG images.")
+    ] = None,
+    vcodec: Annotated[str | None, Parameter(help="h264 (default, keeps up on 2 cores) or libsvtav1.")] = None,
+    crf: Annotated[int | None, Parameter(help="Encoder quality (default 23 for h264).")] = None,
+    encoder_preset: Annotated[
+        str | None, Parameter(help="Encoder speed preset (h264 'ultrafast', svtav1 12).")
+    ] = None,
+    resume: Annotated[bool | None, Parameter(help="Append to the dataset at --root.")] = None,
+    push_to_hub: Annotated[
+        bool | None, Parameter(help="Publish at the end (default: only when a Hub token is set).")
+    ] = None,
+    push_every: Annotated[int | None, Parameter(help="Also publish every N saved episodes.")] = None,
+    private: Annotated[bool | None, Parameter(help="Create the Hub repository as private.")] = None,
+    tags: Annotated[list[str] | None, Parameter(help="Dataset card tags (repeatable).")] = None,
+    rename_map: Annotated[
+        str | None,
+        Parameter(
+            help='JSON object renaming features, e.g. \'{"observation.images.front": "observation.images.top"}\'.'
+        ),
+    ] = None,
+    log_file: Annotated[Path | None, Parameter(help="Also write the log (per-episode timing) here.")] = None,
+    success: Annotated[
+        bool | None, Parameter(help="Episode metadata 'success' for every episode (or keys s/f).")
+    ] = None,
+    notes: Annotated[str | None, Parameter(help="Episode metadata 'notes'.")] = None,
+    collector: Annotated[str | None, Parameter(help="Episode metadata 'collector' (who recorded).")] = None,
+    prompt_metadata: Annotated[bool | None, Parameter(help="Ask success/notes after each episode.")] = None,
+    as_json: Annotated[bool, Parameter(name="--json", help="Print the RecordResult as JSON.")] = False,
+) -> int:
+    """Teleoperate a robot and record episodes into a LeRobotDataset v3.0.
+
+    Without hardware: `robopipe record --robot sim-so101 --teleop sim-so101-leader --camera sim:640x480
+    --repo-id me/demo --single-task "pick the cube" --num-episodes 2 --episode-time-s 5 --reset-time-s 2`.
+
+    Keys (when stdin is a terminal): → or n = end the episode / reset early, ← or r = re-record, Esc or q =
+    stop (saved episodes are kept), s / f = mark success / failure. Ctrl-C also keeps every saved episode.
+    Per-episode timing (achieved fps, jitter p50/p99, late frames, duplicated camera frames) goes to the
+    episode metadata (timing/* columns) and the log.
+    """
+    from hardware.recording.models import RecordRequest, load_record_config
+    from hardware.recording.session import record_session
+    from robopipe.errors import ConfigError
+    from robopipe.format.video import VideoEncoderConfig
+
+    overrides: dict[str, Any] = {
+        "robot": robot_path or robot_type,
+        "robot_port": robot_port,
+        "robot_id": robot_id,
+        "teleop": teleop_path or teleop_type,
+        "teleop_port": teleop_port,
+        "teleop_id": teleop_id,
+        "cameras": camera,
+        "repo_id": repo_id,
+        "root": root,
+        "single_task": single_task,
+        "fps": fps,
+        "num_episodes": num_episodes,
+        "warmup_time_s": warmup_time_s,
+        "episode_time_s": episode_time_s,
+        "reset_time_s": reset_time_s,
+        "video": video,
+        "resume": resume,
+        "push_to_hub": push_to_hub,
+        "push_every": push_every,
+        "private": private,
+        "tags": tags,
+        "log_file": log_file,
+        "success": success,
+        "notes": notes,
+        "collector": collector,
+        "prompt_metadata": prompt_metadata,
+    }
+    if rename_map is not None:
+        try:
+            overrides["rename_map"] = json.loads(rename_map)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--rename-map must be a JSON object, got {rename_map!r}: {exc}") from exc
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if config is not None:
+        request = load_record_config(config, overrides)
+    else:
+        missing = [f for f in ("robot", "repo_id", "single_task") if f not in overrides]
+        if missing:
+            flags = {"robot": "--robot-path", "repo_id": "--repo-id", "single_task": "--single-task"}
+            raise ConfigError(
+                f"record needs {', '.join(flags[m] for m in missing)} (or --config record.yaml)"
+            )
+        request = RecordRequest(**overrides)
+    if vcodec is not None or crf is not None or encoder_preset is not None:
+        enc = request.encoder.model_dump()
+        if vcodec is not None:
+            enc["codec"] = vcodec
+            enc["preset"] = None if encoder_preset is None else enc["preset"]
+            enc["crf"] = 30 if vcodec == "libsvtav1" and crf is None else enc["crf"]
+        if crf is not None:
+            enc["crf"] = crf
+        if encoder_preset is not None:
+            enc["preset"] = int(encoder_preset) if encoder_preset.isdigit() else encoder_preset
+        request = request.model_copy(update={"encoder": VideoEncoderConfig(**enc)})
+    result = record_session(request)
+    if as_json:
+        print(result.model_dump_json(indent=2))
+    else:
+        print(
+            f"{result.root}: {len(result.episodes)} episode(s) recorded this session "
+            f"({result.rerecorded} re-recorded); dataset has {result.total_episodes} episodes, "
+            f"{result.total_frames} frames"
+        )
+        for ep in result.episodes:
+            t = ep.timing
+            print(
+                f"  episode {ep.episode_index}: {ep.frames} frames, {t.achieved_fps:.2f} fps, jitter p50/p99 "
+                f"{t.jitter_p50_ms:.2f}/{t.jitter_p99_ms:.2f} ms, late {t.late_frames}, "
+                f"duplicated {t.duplicated_frames}"
+            )
+    return 0
+
+
+def replay(
+    *,
+    robot_path: Annotated[
+        str | None,
+        Parameter(name=["--robot-path", "--robot"], help="Robot config YAML, bundled name or type."),
+    ] = None,
+    robot_type: Annotated[str | None, Parameter(name="--robot.type", help="Robot type.")] = None,
+    robot_port: Annotated[
+        str | None, Parameter(name="--robot.port", help="Override the robot's port.")
+    ] = None,
+    robot_id: Annotated[str | None, Parameter(name="--robot.id", help="Override the robot's id.")] = None,
+    root: Annotated[Path, Parameter(help="Dataset folder.")],
+    episode: Annotated[int, Parameter(help="Episode index.")] = 0,
+    dry_run: Annotated[bool, Parameter(help="Print the actions instead of sending them.")] = False,
+) -> int:
+    """Send a recorded episode's actions back to the robot at the dataset's fps (--dry-run prints them)."""
+    from hardware.recording.models import ReplayRequest
+    from hardware.recording.replay import replay_episode
+    from robopipe.errors import ConfigError
+
+    robot = robot_path or robot_type
+    if robot is None and not dry_run:
+        raise ConfigError("replay needs --robot-path (or --robot.type), or --dry-run")
+    request = ReplayRequest(
+        robot=robot or "dry-run",
+        robot_port=robot_port,
+        robot_id=robot_id,
+        root=root,
+        episode=episode,
+        dry_run=dry_run,
+    )
+    result = replay_episode(request)
+    if not dry_run:
+        print(f"replayed {result.frames} actions at {result.fps} fps on {robot}")
+    return 0
+
+
+def register(app: cyclopts.App) -> None:
+    """Add ``find-cameras``, ``record`` and ``replay`` to the root app."""
+    app.command(find_cameras, name="find-cameras")
+    app.command(record, name="record")
+    app.command(replay, name="replay")
