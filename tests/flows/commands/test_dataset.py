@@ -22,13 +22,23 @@ def test_info_text_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["info", str(root), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert (d["total_episodes"], d["total_frames"], d["total_tasks"], d["fps"]) == (3, 18, 2, 10)
-    assert d["cameras"] == [{"key": "observation.images.front", "dtype": "video", "height": 48, "width": 64,
-                             "codec": "h264", "pix_fmt": "yuv420p"}]
+    assert d["cameras"] == [
+        {
+            "key": "observation.images.front",
+            "dtype": "video",
+            "height": 48,
+            "width": 64,
+            "codec": "h264",
+            "pix_fmt": "yuv420p",
+        }
+    ]
     assert d["episode_length"] == {"min": 4, "mean": 6.0, "max": 8}
     assert d["files"] == {"data": 1, "videos": 1, "episodes_metadata": 1}
 
 
-def test_info_on_a_folder_that_is_not_a_dataset_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_info_on_a_folder_that_is_not_a_dataset_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["info", str(tmp_path)]) == 2
     assert "not a LeRobot dataset (missing meta/info.json)" in capsys.readouterr().err
 

@@ -192,7 +192,9 @@ def test_clear_episode_leaves_nothing_and_finalize_is_idempotent(tmp_path: Path)
 
 
 def test_frames_by_global_index_in_any_order(tmp_path: Path) -> None:
-    root = make_dataset(tmp_path / "ds", episodes=3, frames=[4, 5, 6], cameras={}, data_files_size_in_mb=0.002)
+    root = make_dataset(
+        tmp_path / "ds", episodes=3, frames=[4, 5, 6], cameras={}, data_files_size_in_mb=0.002
+    )
     r = DatasetReader(root)
     t = r.read_frames([14, 0, 9, 4], columns=["observation.state", "episode_index", "frame_index"])
     assert t["episode_index"].to_pylist() == [2, 0, 2, 1]

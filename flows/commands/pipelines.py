@@ -1,0 +1,351 @@
+"""``robopipe ingest``, ``robopipe port``, ``robopipe serve``, ``robopipe demo``: the Prefect pipelines.
+
+Each command builds the pipeline's request model (the same one the dashboard form validates) and runs
+the flow against ``PREFECT_API_URL`` when set, else against an embedded Prefect server (SQLite under
+``$PREFECT_HOME``, default ``~/.prefect``) that lives as long as the command.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from cyclopts import App, Parameter
+
+Target = Annotated[Literal["hub", "local"] | None, Parameter(name="--target")]
+
+
+def _load(path: Path | None) -> dict[str, Any]:
+    import yaml
+
+    from robopipe.errors import ConfigError
+
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read request file {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of request fields")
+    return data
+
+
+def _build(model: type[Any], data: dict[str, Any]) -> Any:
+    from pydantic import ValidationError
+
+    from robopipe.errors import ConfigError
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid arguments: {problems}") from exc
+
+
+def _publish(
+    repo_id: str | None, tag: str | None, target: str | None, registry: Path | None
+) -> dict[str, Any] | None:
+    if repo_id is None:
+        return None
+    return {
+        k: v
+        for k, v in {"repo_id": repo_id, "tag": tag, "target": target, "registry": registry}.items()
+        if v is not None
+    }
+
+
+def _quiet() -> None:
+    import logging
+
+    for name in ("httpx", "distributed", "great_expectations"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _run(flow: Any, request: Any, as_json: bool) -> int:
+    from flows.runtime import prefect_api
+
+    _quiet()
+
+    with prefect_api() as url:
+        print(f"Prefect API: {url}")
+        state = flow(request, return_state=True)
+        if not state.is_completed():
+            print(f"error: {state.name}: {state.message}")
+            return 1
+        result = state.result()
+    print(json.dumps(result, indent=2, default=str) if as_json else _short(result))
+    return 0
+
+
+def _short(result: dict[str, Any]) -> str:
+    keep = {k: v for k, v in result.items() if not isinstance(v, dict | list)}
+    pub = result.get("published")
+    if pub:
+        keep["published"] = f"{pub['repo_id']} {', '.join(pub['tags'])} ({pub['location']})"
+    return "\n".join(f"{k}: {v}" for k, v in keep.items())
+
+
+def ingest(
+    *,
+    master: Path,
+    config: Path | None = None,
+    robot: str = "sim-so101",
+    teleop: str | None = "sim-so101-leader",
+    camera: list[str] | None = None,
+    repo_id: str = "local/so101",
+    task: str = "pick the cube",
+    episodes: int = 3,
+    episode_time_s: float = 10.0,
+    reset_time_s: float = 0.0,
+    fps: int = 30,
+    no_record: bool = False,
+    gx: bool = True,
+    report_dir: Path | None = None,
+    publish_repo: str | None = None,
+    tag: str | None = None,
+    target: Target = None,
+    registry: Path | None = None,
+    workers: int = 2,
+    dask_address: str | None = None,
+    as_json: Annotated[bool, Parameter(name="--json")] = False,
+) -> int:
+    """Record a session, validate it, compute stats, merge it into MASTER and publish a new tag.
+
+    Parameters
+    ----------
+    master
+        Root of the master dataset (created by the first run). Sessions go to ``<master>.sessions/``.
+    config
+        YAML/JSON file with IngestRequest fields; command-line options are used only when it is omitted.
+    robot
+        Follower robot (config file, bundled name or type, e.g. ``sim-so101``).
+    teleop
+        Teleoperator (leader arm), e.g. ``sim-so101-leader``.
+    camera
+        Camera spec ``[name=]sim:WxH`` or ``[name=]/dev/videoN``; repeat for several.
+    repo_id
+        Dataset name ``ORG/NAME`` of the recording.
+    task
+        Task description stored with every frame.
+    episodes
+        Episodes to record.
+    episode_time_s
+        Length of each episode.
+    reset_time_s
+        Reset phase between episodes.
+    fps
+        Recording rate.
+    no_record
+        Do not record; only merge sessions left pending by an earlier run.
+    gx
+        Run the Great Expectations suites.
+    report_dir
+        Write HTML reports and GX Data Docs here.
+    publish_repo
+        Publish the new master as this ``ORG/NAME`` (omit: do not publish).
+    tag
+        Version tag (default: next patch version).
+    target
+        ``hub`` or ``local`` (default: hub when a token is configured).
+    registry
+        Local registry folder.
+    workers
+        Local Dask cluster workers.
+    dask_address
+        Existing Dask scheduler instead of a local cluster.
+    """
+    from flows.ingest import ingest_flow
+    from flows.models import IngestRequest
+
+    data = _load(config)
+    if not data:
+        record = (
+            None
+            if no_record
+            else {
+                "robot": robot,
+                "teleop": teleop,
+                "cameras": camera or ["front=sim:64x48"],
+                "repo_id": repo_id,
+                "single_task": task,
+                "num_episodes": episodes,
+                "episode_time_s": episode_time_s,
+                "reset_time_s": reset_time_s,
+                "fps": fps,
+            }
+        )
+        data = {
+            "record": record,
+            "master": master,
+            "gx": gx,
+            "report_dir": report_dir,
+            "publish": _publish(publish_repo, tag, target, registry),
+            "execution": {"workers": workers, "dask_address": dask_address},
+        }
+    data.setdefault("master", master)
+    return _run(ingest_flow, _build(IngestRequest, data), as_json)
+
+
+def port(
+    source: Path,
+    /,
+    *,
+    out: Path,
+    kind: Literal["rlds", "hdf5", "folder"] = "rlds",
+    mapping: str | None = None,
+    fps: int | None = None,
+    shards: int | None = None,
+    gx: bool = True,
+    report_dir: Path | None = None,
+    publish_repo: str | None = None,
+    tag: str | None = None,
+    target: Target = None,
+    registry: Path | None = None,
+    workers: int = 2,
+    dask_address: str | None = None,
+    as_json: Annotated[bool, Parameter(name="--json")] = False,
+) -> int:
+    """Convert SOURCE in parallel shards, validate them, merge, compute stats and publish.
+
+    An interrupted run can be repeated with the same arguments: finished shards are not redone.
+
+    Parameters
+    ----------
+    source
+        RLDS directory, HDF5 file/folder or image folder.
+    out
+        Output dataset root (must not exist).
+    kind
+        Source format.
+    mapping
+        Built-in mapping name or YAML file (default: inferred).
+    fps
+        Output fps (overrides the mapping).
+    shards
+        Number of shards (default: 2 per worker).
+    gx
+        Run the Great Expectations suites on every shard.
+    report_dir
+        Write the output's HTML report here.
+    publish_repo
+        Publish the output as this ``ORG/NAME`` (omit: do not publish).
+    tag
+        Version tag (default: next patch version).
+    target
+        ``hub`` or ``local``.
+    registry
+        Local registry folder.
+    workers
+        Local Dask cluster workers.
+    dask_address
+        Existing Dask scheduler instead of a local cluster.
+    """
+    from flows.models import PortRequest
+    from flows.port import port_flow
+
+    convert = {
+        "source": {"kind": kind, "path": str(source)},
+        "out": out,
+        "mapping": mapping,
+        "fps": fps,
+        "shards": shards,
+        "workers": workers,
+        "dask_address": dask_address,
+    }
+    data = {
+        "convert": {k: v for k, v in convert.items() if v is not None},
+        "gx": gx,
+        "report_dir": report_dir,
+        "publish": _publish(publish_repo, tag, target, registry),
+        "execution": {"workers": workers, "dask_address": dask_address},
+    }
+    return _run(port_flow, _build(PortRequest, data), as_json)
+
+
+def serve(*, prefect_file: Path | None = None, name: list[str] | None = None, limit: int = 2) -> int:
+    """Serve the deployments of deployments/prefect.yaml (schedules + dashboard runs) until Ctrl-C.
+
+    Parameters
+    ----------
+    prefect_file
+        Another prefect.yaml to read.
+    name
+        Serve only these deployments (repeat).
+    limit
+        Flow runs at the same time.
+    """
+    from flows.runtime import prefect_api
+    from flows.serve import DEFAULT_FILE, serve_deployments
+
+    with prefect_api() as url:
+        print(f"Prefect API: {url} (dashboard: {url.removesuffix('/api')})")
+        serve_deployments(prefect_file or DEFAULT_FILE, name, limit)
+    return 0
+
+
+def demo(*, out: Path = Path("demo-output"), episodes: int = 3, workers: int = 2) -> int:
+    """Run the ingest pipeline on the simulated SO-101 and the port pipeline on a toy RLDS dataset.
+
+    Parameters
+    ----------
+    out
+        Output folder (replaced if it exists).
+    episodes
+        Episodes to record (1 s each).
+    workers
+        Local Dask cluster workers.
+    """
+    from flows.demo import RLDS_MISSING, run_demo
+    from flows.runtime import prefect_api
+
+    _quiet()
+    with prefect_api() as url:
+        print(f"Prefect API: {url}")
+        r = run_demo(out, episodes, workers)
+        print(_demo_summary(r, url))
+    if "port_skipped" in r:
+        print(f"note: {RLDS_MISSING}")
+    return 0
+
+
+def _demo_summary(r: dict[str, Any], url: str) -> str:
+    out = Path(r["out"])
+    ing = r["ingest"]
+    lines = [
+        "",
+        f"demo output: {out}",
+        f"  master dataset   {ing['master']}  ({ing.get('master_episodes')} episodes, {ing.get('master_frames')} frames)",
+        f"  sessions         {ing['master']}.sessions/",
+    ]
+    if ing.get("published"):
+        p = ing["published"]
+        lines.append(f"  published        {p['repo_id']} {', '.join(p['tags'])} -> {p['location']}")
+    if "port" in r:
+        port = r["port"]
+        c = port["conversion"]
+        lines.append(f"  ported dataset   {port['out']}  ({c['episodes']} episodes, {c['frames']} frames)")
+        if port.get("published"):
+            p = port["published"]
+            lines.append(f"  published        {p['repo_id']} {', '.join(p['tags'])} -> {p['location']}")
+    lines += [
+        f"  reports          {out / 'reports'}/*/report.html (+ GX Data Docs)",
+        f"  local registry   {out / 'registry'}  (robopipe history demo/so101-pick-cube --target local --registry {out / 'registry'})",
+        f"  Prefect runs     {_prefect_home()}/prefect.db (this run's API: {url}); browse them: "
+        "`prefect server start`, then http://127.0.0.1:4200",
+    ]
+    return "\n".join(lines)
+
+
+def _prefect_home() -> str:
+    from prefect.settings import PREFECT_HOME
+
+    return str(PREFECT_HOME.value())
+
+
+def register(app: App) -> None:
+    app.command(ingest)
+    app.command(port)
+    app.command(serve)
+    app.command(demo)

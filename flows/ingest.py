@@ -1,0 +1,135 @@
+"""Pipeline ``ingest``: record → validate → stats → merge into the master dataset → publish a new tag.
+
+Sessions are recorded under ``<master>.sessions/``. Every session not yet merged (the new one and any
+left pending by an earlier failed run) is validated; a session with errors in given episodes has those
+episodes dropped (reported), a session broken as a whole is skipped (reported) and the rest go on.
+A session gets its ``.merged`` marker only after the new master is in place, so a re-run resumes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from flows import artifacts
+from flows.edit import edit_flow
+from flows.merge import merge_flow
+from flows.models import IngestRequest
+from flows.publish_step import publish_step
+from flows.record import record_flow
+from flows.runtime import dask_cluster, task_runner
+from flows.stats import stats_flow
+from flows.validate import validate_flow
+from robopipe.edit import EditRequest, MergeRequest
+from robopipe.format.atomic import atomic_write_text
+from robopipe.stats.recompute import StatsRequest
+from robopipe.validate import ValidateRequest
+from tasks.dataset import promote_master_task, repair_master
+
+MERGED = ".merged"
+
+
+def pending_sessions(sessions: Path) -> list[Path]:
+    """Recorded sessions (folders with ``meta/info.json``) without a ``.merged`` marker, oldest first."""
+    if not sessions.is_dir():
+        return []
+    return sorted(
+        p for p in sessions.iterdir() if (p / "meta" / "info.json").is_file() and not (p / MERGED).exists()
+    )
+
+
+@flow(name="ingest")
+def ingest_flow(request: IngestRequest) -> dict[str, Any]:
+    """Run the ingest pipeline; returns a summary dict (sessions, master size, published tag)."""
+    log = get_run_logger()
+    sessions = request.sessions()
+    sessions.mkdir(parents=True, exist_ok=True)
+    repair_master(request.master)
+    if request.record is not None:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        root = request.record.root or sessions / f"session-{stamp}"
+        record_flow(request.record.model_copy(update={"root": root, "resume": False}))
+    rows: list[dict[str, Any]] = []
+    good: list[Path] = []
+    with dask_cluster(request.execution) as address:
+        runner = task_runner(address)
+        for session in pending_sessions(sessions):
+            row = _check_session(session, request, runner)
+            rows.append(row)
+            if row["status"] != "skipped":
+                good.append(Path(row["root"]))
+        summary: dict[str, Any] = {"sessions": rows, "master": str(request.master)}
+        if good:
+            inputs = ([request.master] if request.master.exists() else []) + good
+            staged = request.master.with_name(request.master.name + ".next")
+            if staged.exists():
+                import shutil
+
+                shutil.rmtree(staged)  # left by an interrupted merge; never the master itself
+            merged = merge_flow(MergeRequest(out=staged, roots=inputs, workers=request.execution.workers))
+            promote_master_task(staged, request.master)
+            for s in {Path(r["session"]) for r in rows if r["status"] != "skipped"}:
+                atomic_write_text(s / MERGED, dt.datetime.now(dt.UTC).isoformat() + "\n")
+            summary["master_episodes"] = merged["outputs"][0]["episodes"]
+            summary["master_frames"] = merged["outputs"][0]["frames"]
+    if good and request.publish is not None:
+        summary["published"] = publish_step(request.master, request.publish)
+    artifacts.run_table(
+        artifacts.artifact_key("ingest", request.master.name),
+        [
+            {
+                k: r[k]
+                for k in ("session", "status", "episodes", "frames", "dropped_episodes", "errors", "note")
+            }
+            for r in rows
+        ],
+        f"ingest into {request.master}: one row per session",
+    )
+    log.info("ingest: %d sessions merged, %d skipped", len(good), len(rows) - len(good))
+    return summary
+
+
+def _check_session(session: Path, request: IngestRequest, runner: Any) -> dict[str, Any]:
+    """Validate one session; drop episodes with errors (into ``<session>.clean``); stats on what is kept."""
+    report_dir = str(request.report_dir / session.name) if request.report_dir else None
+    report = validate_flow(ValidateRequest(root=str(session), gx=request.gx, report_dir=report_dir))
+    ds = report["dataset"]
+    row: dict[str, Any] = {
+        "session": str(session),
+        "root": str(session),
+        "status": "ok",
+        "episodes": ds.get("total_episodes"),
+        "frames": ds.get("total_frames"),
+        "dropped_episodes": "",
+        "errors": report["counts"]["error"],
+        "note": "",
+    }
+    if not report["valid"]:
+        errors = [f for f in report["findings"] if f["severity"] == "error"]
+        bad = sorted({f["episode"] for f in errors if f.get("episode") is not None})
+        whole = [f for f in errors if f.get("episode") is None]
+        total = ds.get("total_episodes") or 0
+        if whole or not bad or len(bad) >= total:
+            row.update(
+                status="skipped",
+                note="; ".join(f"{f['code']}: {f['message']}" for f in (whole or errors)[:3]),
+            )
+            return row
+        clean = session.parent / ".clean" / session.name  # hidden: never listed as a session
+        if clean.exists():
+            import shutil
+
+            shutil.rmtree(clean)
+        edit_flow(EditRequest(operation="delete-episodes", root=session, out=clean, episodes=bad))
+        row.update(
+            root=str(clean),
+            status="cleaned",
+            dropped_episodes=",".join(map(str, bad)),
+            episodes=total - len(bad),
+            note=f"{len(bad)} episodes with errors dropped",
+        )
+    stats_flow.with_options(task_runner=runner)(StatsRequest(root=Path(row["root"]), images=request.images))
+    return row

@@ -1,0 +1,106 @@
+"""Request models of the pipelines, composed of the core's own request models.
+
+The Prefect UI renders them as forms and the server validates them before a run starts; the CLI builds
+the same models.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from flows.runtime import Execution
+from hardware.recording import RecordRequest
+from robopipe.convert.engine import ConvertRequest
+from robopipe.publish.models import check_repo_id
+from robopipe.publish.versioning import check_version_tag
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PublishStep(_Model):
+    """Where a pipeline publishes its result (the dataset root is filled in by the pipeline)."""
+
+    repo_id: str = Field(description="ORG/NAME of the dataset repository")
+    tag: str | None = Field(
+        default=None, description="version tag; default: the next patch version (v0.1.0 first)"
+    )
+    target: Literal["hub", "local"] | None = Field(
+        default=None, description="'hub' or 'local'; default: hub when a Hub token is configured, else local"
+    )
+    registry: Path | None = Field(default=None, description="local registry directory (target 'local')")
+    endpoint: str | None = Field(
+        default=None, description="Hub endpoint URL (default $HF_ENDPOINT or huggingface.co)"
+    )
+    private: bool = Field(default=False, description="create the Hub repository as private")
+    secret_block: str | None = Field(
+        default=None, description="name of a Prefect Secret block holding the Hub token (else HF_TOKEN)"
+    )
+
+    @field_validator("repo_id")
+    @classmethod
+    def _repo_id(cls, v: str) -> str:
+        return check_repo_id(v)
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, v: str | None) -> str | None:
+        return None if v is None else check_version_tag(v)
+
+
+class IngestRequest(_Model):
+    """Record a session, validate it, compute stats, merge it into the master dataset, publish a new tag.
+
+    Sessions are kept under ``sessions_dir``; a session is marked merged only once the new master is in
+    place, so a re-run (with or without ``record``) merges every session left pending by a failed run.
+    """
+
+    record: RecordRequest | None = Field(
+        default=None, description="the recording session; None: only merge sessions left pending"
+    )
+    master: Path = Field(description="root of the master dataset the sessions are merged into")
+    sessions_dir: Path | None = Field(
+        default=None, description="where sessions are recorded (default <master>.sessions)"
+    )
+    gx: bool = Field(default=True, description="run the Great Expectations suites during validation")
+    images: bool = Field(default=True, description="recompute image/video statistics")
+    report_dir: Path | None = Field(
+        default=None, description="write validation reports (HTML, Data Docs) here"
+    )
+    publish: PublishStep | None = Field(
+        default=None, description="publish the new master (None: do not publish)"
+    )
+    execution: Execution = Field(default_factory=Execution, description="Dask cluster for the stages")
+
+    def sessions(self) -> Path:
+        return self.sessions_dir or self.master.with_name(self.master.name + ".sessions")
+
+
+class PortRequest(_Model):
+    """Convert a source (RLDS, HDF5, folder) in parallel shards, validate them, merge, compute stats, publish.
+
+    Finished shards carry a completion marker, so a re-run after an interruption skips them.
+    """
+
+    convert: ConvertRequest = Field(description="the conversion (source, output root, mapping, shards)")
+    gx: bool = Field(default=True, description="run the Great Expectations suites on every shard")
+    images: bool = Field(default=True, description="recompute image/video statistics of the merged output")
+    report_dir: Path | None = Field(
+        default=None, description="write the validation report of the output here"
+    )
+    publish: PublishStep | None = Field(default=None, description="publish the output (None: do not publish)")
+    execution: Execution = Field(default_factory=Execution, description="Dask cluster for the shards")
+
+
+class CheckRequest(_Model):
+    """Validate a dataset and recompute its statistics (the nightly check of a dataset root)."""
+
+    root: Path = Field(description="dataset root")
+    gx: bool = Field(default=True, description="run the Great Expectations suites")
+    images: bool = Field(default=True, description="recompute image/video statistics")
+    report_dir: Path | None = Field(default=None, description="write the HTML report and Data Docs here")
+    execution: Execution = Field(default_factory=Execution, description="Dask cluster for the stats")
