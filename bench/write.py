@@ -131,9 +131,11 @@ def main() -> None:
             f"= {100 * rp['fps'] / ceiling:.0f}% of ceiling"
         )
         rss = rp["rss_by_episode"]
+        mid = len(rss) // 2
         print(
-            f"  robopipe peak RSS   : after episode 1 {rss[0]:.0f} MB, after episode {E} {rss[-1]:.0f} MB "
-            f"(frames pre-generated: {E * T * H * W * 3 / 1e6:.0f} MB of it)"
+            f"  robopipe peak RSS   : after episode 1 {rss[0]:.0f} MB, episode {mid + 1} {rss[mid]:.0f} MB, "
+            f"episode {E} {rss[-1]:.0f} MB (second half grew {rss[-1] - rss[mid]:+.0f} MB; includes "
+            f"{E * T * H * W * 3 / 1e6:.0f} MB of pre-generated frames)"
         )
         if not a.skip_lerobot:
             lr = run_lerobot(LEROBOT.format(E=E, T=T, H=H, W=W, root=str(work / "lerobot")), work / "lr")
