@@ -23,7 +23,6 @@ import pyarrow.parquet as pq
 
 from robopipe.errors import MergeError
 from robopipe.format import layout
-from robopipe.format.atomic import commit, tmp_path_for
 from robopipe.format.episodes import (
     flatten_stats,
     video_columns,
@@ -32,6 +31,7 @@ from robopipe.format.episodes import (
 from robopipe.format.features import DEFAULT_FEATURES, FeatureSpec, arrow_type, with_default_features
 from robopipe.format.frames import hf_schema_metadata
 from robopipe.format.info import DatasetInfo, write_info
+from robopipe.format.rolling import RollingFiles
 from robopipe.format.tasks import write_tasks
 from robopipe.format.video import VideoFileAppender, probe_video
 from robopipe.stats import compute_episode_stats, write_stats_json
@@ -42,17 +42,6 @@ log = logging.getLogger(__name__)
 MB = 1024 * 1024
 ASSEMBLING_MARKER = "meta/robopipe/assembling"
 _DEFAULT_KEYS = ("timestamp", "frame_index", "episode_index", "index", "task_index")
-
-
-@dataclass
-class _Open:
-    chunk: int
-    file: int
-    final: Path
-    tmp: Path
-    writer: Any
-    episodes: int = 0
-    size: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -106,10 +95,19 @@ class DatasetAssembler:
         self._task_index: dict[str, int] = {}
         self.rows: list[dict[str, Any]] = []
         self.total_frames = 0
-        self._data: _Open | None = None
-        self._next_data = (0, 0)
-        self._videos: dict[str, _Open] = {}
-        self._next_video = {k: (0, 0) for k in self.video_keys}
+        # data rolls over by uncompressed size (as LeRobot's converter measures it), videos by bytes written
+        self._data = RollingFiles(
+            lambda c, f: self.out / layout.data_path(c, f), chunks_size, data_files_size_in_mb * MB
+        )
+        self._videos = {
+            key: RollingFiles(
+                lambda c, f, key=key: self.out / layout.video_path(key, c, f),  # type: ignore[misc]
+                chunks_size,
+                video_files_size_in_mb * MB,
+                measure=lambda f: f.writer.size_bytes,
+            )
+            for key in self.video_keys
+        }
         self._video_info: dict[str, dict[str, Any]] = {}
 
     def task_index(self, task: str) -> int:
@@ -164,23 +162,12 @@ class DatasetAssembler:
         return ep
 
     def _write_data(self, table: pa.Table) -> dict[str, int]:
-        size = table.nbytes / MB  # uncompressed size, as LeRobot's converter measures it
-        d = self._data
-        if d is not None and d.episodes and d.size + size >= self.data_limit:
-            self._close_data()
-            d = None
-        if d is None:
-            chunk, file = self._next_data
-            final = self.out / layout.data_path(chunk, file)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            tmp = tmp_path_for(final)
-            d = self._data = _Open(
-                chunk, file, final, tmp, pq.ParquetWriter(tmp, self.schema, compression="snappy")
-            )
-            self._next_data = layout.next_chunk_file(chunk, file, self.chunks_size)
+        d = self._data.file_for(
+            table.nbytes, lambda tmp: pq.ParquetWriter(tmp, self.schema, compression="snappy")
+        )
         d.writer.write_table(table, row_group_size=max(table.num_rows, 1))
         d.episodes += 1
-        d.size += size
+        d.size += table.nbytes
         return {"data/chunk_index": d.chunk, "data/file_index": d.file}
 
     def _write_video(self, key: str, span: VideoSpan, n: int) -> dict[str, Any]:
@@ -188,17 +175,7 @@ class DatasetAssembler:
             raise MergeError(
                 f"{span.path}: video span has {span.num_frames} frames, data has {n} rows ({key})"
             )
-        v = self._videos.get(key)
-        if v is not None and v.episodes and v.writer.size_bytes + span.size_bytes >= self.video_limit * MB:
-            self._close_video(key)
-            v = None
-        if v is None:
-            chunk, file = self._next_video[key]
-            final = self.out / layout.video_path(key, chunk, file)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            tmp = tmp_path_for(final)
-            v = self._videos[key] = _Open(chunk, file, final, tmp, VideoFileAppender(tmp, self.fps))
-            self._next_video[key] = layout.next_chunk_file(chunk, file, self.chunks_size)
+        v = self._videos[key].file_for(span.size_bytes, lambda tmp: VideoFileAppender(tmp, self.fps))
         start, count = v.writer.append(span.path, span.start_frame, span.num_frames)
         v.episodes += 1
         if key not in self._video_info:
@@ -206,25 +183,13 @@ class DatasetAssembler:
         c, f, a, b = video_columns(key)
         return {c: v.chunk, f: v.file, a: start / self.fps, b: (start + count) / self.fps}
 
-    def _close_data(self) -> None:
-        if self._data is not None:
-            self._data.writer.close()
-            commit(self._data.tmp, self._data.final)
-            self._data = None
-
-    def _close_video(self, key: str) -> None:
-        v = self._videos.pop(key, None)
-        if v is not None:
-            v.writer.close()
-            commit(v.tmp, v.final)
-
     def finalize(self) -> DatasetInfo:
         """Close files, write episodes metadata, tasks, stats and finally ``info.json``."""
         if not self.rows:
             raise MergeError(f"{self.out}: no episodes to write")
-        self._close_data()
-        for key in list(self._videos):
-            self._close_video(key)
+        self._data.close()
+        for files in self._videos.values():
+            files.close()
         rows = []
         all_stats = []
         for r in self.rows:

@@ -33,11 +33,12 @@ import pyarrow.parquet as pq
 from robopipe import stats as rstats
 from robopipe.errors import DatasetExistsError, FormatError, FrameError, SchemaMismatchError
 from robopipe.format import layout
-from robopipe.format.atomic import atomic_write_text, commit, remove_stale_tmp_files, tmp_path_for
+from robopipe.format.atomic import atomic_write_text, remove_stale_tmp_files
 from robopipe.format.episodes import flatten_stats, load_episodes, video_columns, write_episodes_file
 from robopipe.format.features import FeatureSpec, parse_features, validate_feature_key, with_default_features
 from robopipe.format.frames import EpisodeBuffer, check_value
 from robopipe.format.info import DatasetInfo, load_info, write_info
+from robopipe.format.rolling import RollingFiles
 from robopipe.format.tasks import load_tasks, write_tasks
 from robopipe.format.video import SegmentEncoder, VideoEncoderConfig, VideoFileAppender, probe_video
 
@@ -46,19 +47,6 @@ log = logging.getLogger(__name__)
 STAGING_DIR = ".staging"
 MAX_PENDING_COMMITS = 1
 MB = 1024 * 1024
-
-
-@dataclass
-class _OpenFile:
-    """A data or video file being written under a temporary name."""
-
-    chunk: int
-    file: int
-    final: Path
-    tmp: Path
-    episodes: int = 0
-    frames: int = 0
-    writer: Any = None  # pq.ParquetWriter or VideoFileAppender
 
 
 @dataclass
@@ -95,9 +83,25 @@ class DatasetWriter:
         self._next_episode = info.total_episodes
         self._next_index = info.total_frames
         self._pending: list[_Staged] = []
-        self._data: _OpenFile | None = None
-        self._videos: dict[str, _OpenFile] = {}
-        self._next_data, self._next_videos, self._next_meta = self._next_file_indices()
+        next_data, next_videos, self._next_meta = self._next_file_indices()
+        self._data = RollingFiles(
+            lambda c, f: self.root / layout.data_path(c, f, self.info.data_path),
+            info.chunks_size,
+            info.data_files_size_in_mb * MB,
+            next_data,
+            measure=lambda f: f.tmp.stat().st_size,  # on-disk size, as LeRobot's recorder measures it
+        )
+        video_template = info.video_path or layout.DEFAULT_VIDEO_PATH
+        self._videos = {
+            key: RollingFiles(
+                lambda c, f, key=key: self.root / layout.video_path(key, c, f, video_template),  # type: ignore[misc]
+                info.chunks_size,
+                info.video_files_size_in_mb * MB,
+                nxt,
+                measure=lambda f: f.writer.size_bytes,
+            )
+            for key, nxt in next_videos.items()
+        }
         self._total_stats: Any = None
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="episode-commit")
         self._commit_futures: list[Future[None]] = []
@@ -418,22 +422,10 @@ class DatasetWriter:
         """Append a staged episode to the open data/video files (rolling over by size)."""
         data_src = staged.dir / "data.parquet"
         table = pq.read_table(data_src)
-        size = data_src.stat().st_size
-        d = self._data
-        if (
-            d is not None
-            and d.episodes
-            and d.tmp.stat().st_size + size >= self.info.data_files_size_in_mb * MB
-        ):
-            self._close_data()
-            d = None
-        if d is None:
-            chunk, file = self._next_data
-            final = self.root / layout.data_path(chunk, file, self.info.data_path)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            d = self._data = _OpenFile(chunk, file, final, tmp_path_for(final))
-            d.writer = pq.ParquetWriter(d.tmp, table.schema, compression="snappy", use_dictionary=True)
-            self._next_data = layout.next_chunk_file(chunk, file, self.info.chunks_size)
+        d = self._data.file_for(
+            data_src.stat().st_size,
+            lambda tmp: pq.ParquetWriter(tmp, table.schema, compression="snappy", use_dictionary=True),
+        )
         d.writer.write_table(table, row_group_size=max(len(table), 1))
         d.episodes += 1
         placed: dict[str, Any] = {
@@ -444,22 +436,9 @@ class DatasetWriter:
         }
         for key in (k for k, f in self.user_features.items() if f.is_video):
             seg = staged.dir / f"{key}.mp4"
-            v = self._videos.get(key)
-            if (
-                v is not None
-                and v.episodes
-                and v.writer.size_bytes + seg.stat().st_size >= self.info.video_files_size_in_mb * MB
-            ):
-                self._close_video(key)
-                v = None
-            if v is None:
-                chunk, file = self._next_videos[key]
-                final = self.root / layout.video_path(
-                    key, chunk, file, self.info.video_path or layout.DEFAULT_VIDEO_PATH
-                )
-                v = self._videos[key] = _OpenFile(chunk, file, final, tmp_path_for(final))
-                v.writer = VideoFileAppender(v.tmp, self.info.fps)
-                self._next_videos[key] = layout.next_chunk_file(chunk, file, self.info.chunks_size)
+            v = self._videos[key].file_for(
+                seg.stat().st_size, lambda tmp: VideoFileAppender(tmp, self.info.fps)
+            )
             start, count = v.writer.append(seg)
             v.episodes += 1
             c_chunk, c_file, c_from, c_to = video_columns(key)
@@ -480,24 +459,12 @@ class DatasetWriter:
         info = probe_video(seg).lerobot_info()
         self.features[key] = self.features[key].model_copy(update={"info": info})
 
-    def _close_data(self) -> None:
-        if self._data is not None:
-            self._data.writer.close()
-            commit(self._data.tmp, self._data.final)
-            self._data = None
-
-    def _close_video(self, key: str) -> None:
-        v = self._videos.pop(key, None)
-        if v is not None:
-            v.writer.close()
-            commit(v.tmp, v.final)
-
     def _flush_locked(self) -> None:
         if not self._pending:
             return
-        self._close_data()
-        for key in list(self._videos):
-            self._close_video(key)
+        self._data.close()
+        for files in self._videos.values():
+            files.close()
         rows = []
         for st in self._pending:
             row = {k: v for k, v in st.row.items() if k != "stats"}
@@ -615,10 +582,12 @@ class DatasetWriter:
         def stale(paths: list[Path], nxt: tuple[int, int]) -> list[Path]:
             return [p for p in paths if layout.parse_chunk_file(p) >= nxt]
 
-        victims = stale(layout.sorted_files(self.root, layout.DATA_DIR, ".parquet"), self._next_data)
+        victims = stale(layout.sorted_files(self.root, layout.DATA_DIR, ".parquet"), self._data.next_index)
         victims += stale(layout.sorted_files(self.root, layout.EPISODES_DIR, ".parquet"), self._next_meta)
-        for key, nxt in self._next_videos.items():
-            victims += stale(layout.sorted_files(self.root, f"{layout.VIDEO_DIR}/{key}", ".mp4"), nxt)
+        for key, files in self._videos.items():
+            victims += stale(
+                layout.sorted_files(self.root, f"{layout.VIDEO_DIR}/{key}", ".mp4"), files.next_index
+            )
         for p in victims:
             log.warning("removing %s: written by an interrupted flush, not referenced by the dataset", p)
             p.unlink()
