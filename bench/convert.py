@@ -114,16 +114,22 @@ def extract_npz(data_dir: Path, npz_dir: Path) -> int:
 
 
 def run_robopipe(
-    data_dir: Path, out: Path, workers: int, address: str | None = None, shards: int | None = None
+    data_dir: Path,
+    out: Path,
+    workers: int,
+    address: str | None = None,
+    shards: int | None = None,
+    encoder_threads: int | None = None,
 ) -> dict[str, float]:
     """One conversion; ``workers == 1`` runs in process, else on Dask (``address``: an already warm cluster)."""
-    from robopipe.convert.engine import ConvertRequest, run_local
+    from robopipe.convert.engine import ConvertRequest, EncoderOptions, run_local
     from robopipe.convert.source import SourceSpec
 
     req = ConvertRequest(
         source=SourceSpec(kind="rlds", path=str(data_dir)),
         out=out,
         fps=10,
+        encoder=EncoderOptions(threads=encoder_threads),
         workers=workers,
         shards=shards or workers,
         dask_address=address,
@@ -138,36 +144,37 @@ def run_robopipe(
     return {"frames": rep.frames, "wall": time.perf_counter() - t0, "cpu": _cpu() - c0}
 
 
-def run_warm(data_dir: Path, work: Path, workers: int) -> dict[str, float]:
+def run_warm(
+    data_dir: Path, work: Path, workers: int, encoder_threads: int | None = None
+) -> dict[str, float]:
     """Steady state on Dask: workers started and warmed up (imports, TF tracing, encoder start) by a
     one-episode-per-worker conversion before the clock starts."""
-    from dask.distributed import Client, LocalCluster
-
-    from robopipe.convert.engine import ConvertRequest
+    from robopipe.convert.engine import ConvertRequest, EncoderOptions
     from robopipe.convert.source import SourceSpec
     from tasks.convert_dask import run_conversion
+    from tasks.dask_cluster import dask_client
 
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
-    client = Client(cluster)
-    try:
+    tag = f"{workers}-{encoder_threads or 'auto'}"
+    with dask_client(None, workers) as client:
+        address = client.scheduler.address
         warm = ConvertRequest(
             source=SourceSpec(kind="rlds", path=str(data_dir)),
-            out=work / f"warmup{workers}",
+            out=work / f"warmup{tag}",
             fps=10,
+            encoder=EncoderOptions(threads=encoder_threads),
             episodes=f"0:{workers}",
             shards=workers,
-            dask_address=cluster.scheduler_address,
+            dask_address=address,
         )
         run_conversion(warm)
         r = run_robopipe(
-            data_dir, work / f"warm{workers}", workers, cluster.scheduler_address, shards=2 * workers
+            data_dir,
+            work / f"warm{tag}",
+            workers,
+            address,
+            shards=2 * workers,
+            encoder_threads=encoder_threads,
         )
-    finally:
-        try:
-            client.close(timeout=30)
-            cluster.close(timeout=60)
-        except (TimeoutError, OSError) as exc:  # a busy machine can make teardown slow
-            print(f"(cluster teardown: {exc!r})", file=sys.stderr)
     r["cpu"] = float("nan")  # worker CPU is not visible from here
     return r
 
@@ -218,6 +225,11 @@ def main() -> None:
             f"robopipe scaling 1 -> 2 workers, cold (incl. worker start + TF import): {ratio(r1['wall'], r2['wall'])}"
         )
         print(f"robopipe scaling 1 -> 2 workers, warm cluster:  {ratio(w1['wall'], w2['wall'])}")
+        # Scale-out setting: one encoder thread per camera, so each worker uses one core and parallelism
+        # comes from workers (on a cluster node with N cores, run N workers this way).
+        t1 = show("robopipe, 1 Dask worker, 1 encoder thread (warm)", run_warm(data, work, 1, 1))
+        t2 = show("robopipe, 2 Dask workers, 1 encoder thread (warm)", run_warm(data, work, 2, 1))
+        print(f"robopipe scaling 1 -> 2 workers, 1 encoder thread each: {ratio(t1['wall'], t2['wall'])}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

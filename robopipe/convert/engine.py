@@ -43,6 +43,11 @@ class EncoderOptions(BaseModel):
     crf: int = Field(default=30, ge=0, le=63, description="constant rate factor (lower = better)")
     g: int = Field(default=2, ge=1, description="GOP size")
     preset: int | str | None = Field(default=None, description="encoder speed preset")
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="encoder threads per camera (None = encoder default); 1 when many workers share the cores",
+    )
 
 
 class ConvertRequest(BaseModel):
@@ -253,7 +258,9 @@ def convert_shard(plan: ConversionPlan, index: int) -> ShardResult:
         features=plan.features,
         robot_type=plan.robot_type,
         use_videos=plan.mapping.use_videos,
-        encoder=VideoEncoderConfig(codec=enc.codec, crf=enc.crf, g=enc.g, preset=enc.preset),
+        encoder=VideoEncoderConfig(
+            codec=enc.codec, crf=enc.crf, g=enc.g, preset=enc.preset, threads=enc.threads
+        ),
         data_files_size_in_mb=plan.request.data_files_size_in_mb,
         video_files_size_in_mb=plan.request.video_files_size_in_mb,
     )
