@@ -21,11 +21,11 @@ from tests.fixtures.lerobot_ref import run_reference
 
 pytestmark = pytest.mark.lerobot
 
-LEROBOT_SCRIPT = """
+# Shared head of the reference-interpreter scripts (no format braces inside).
+_PRELUDE = """
 import builtins, json, time
 from pathlib import Path
 builtins.input = lambda *a, **k: ""
-from lerobot.robots.so_follower import SO101Follower, SO101FollowerConfig
 
 def retry(fn, *args):  # LeRobot 0.4.4 reads with num_retry=0; a loaded CI machine can miss its 50 ms window
     for attempt in range(5):
@@ -35,6 +35,12 @@ def retry(fn, *args):  # LeRobot 0.4.4 reads with num_retry=0; a loaded CI machi
             if attempt == 4:
                 raise
             time.sleep(0.2)
+"""
+
+LEROBOT_SCRIPT = (
+    _PRELUDE
+    + """
+from lerobot.robots.so_follower import SO101Follower, SO101FollowerConfig
 
 robot = SO101Follower(SO101FollowerConfig(port={port!r}, id="xcheck", calibration_dir=Path({cal!r})))
 robot.connect()
@@ -51,6 +57,7 @@ robot._save_calibration(Path({cal!r}) / "written_by_lerobot.json")
 robot.disconnect()
 print(json.dumps({{"first": first, "settled": obs}}))
 """
+)
 
 
 def settle(robot: ArmRobot) -> dict[str, float]:
@@ -99,20 +106,10 @@ def test_lerobot_and_robopipe_read_identical_positions(lerobot_python: str, tmp_
     assert load_calibration(cal_dir / "written_by_lerobot.json") == preset_calibration("so101-follower")
 
 
-LEADER_SCRIPT = """
-import builtins, json, time
-from pathlib import Path
-builtins.input = lambda *a, **k: ""
+LEADER_SCRIPT = (
+    _PRELUDE
+    + """
 from lerobot.teleoperators.so_leader import SO101Leader, SO101LeaderConfig
-
-def retry(fn, *args):  # LeRobot 0.4.4 reads with num_retry=0; a loaded CI machine can miss its 50 ms window
-    for attempt in range(5):
-        try:
-            return fn(*args)
-        except ConnectionError:
-            if attempt == 4:
-                raise
-            time.sleep(0.2)
 
 leader = SO101Leader(SO101LeaderConfig(port={port!r}, id="lead", calibration_dir=Path({cal!r})))
 leader.connect()
@@ -120,6 +117,7 @@ action = retry(leader.get_action)
 leader.disconnect()
 print(json.dumps(action))
 """
+)
 
 
 def test_lerobot_and_robopipe_leaders_agree(lerobot_python: str, tmp_path: Path) -> None:
