@@ -214,9 +214,9 @@ def count_video_frames(root: Path) -> dict[str, int]:
 
 def run_robopipe(n_cams: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """Record with robopipe in this process; returns the measured figures."""
-    from hardware.recording import pacing
-    from hardware.recording.models import RecordRequest
-    from hardware.recording.session import record_session
+    from recording import pacing
+    from recording.models import RecordRequest
+    from recording.session import record_session
     from robopipe.format.reader import DatasetReader
     from robopipe.format.video import VideoEncoderConfig
     from robopipe.format.writer import DatasetWriter

@@ -24,21 +24,10 @@ from flows.runtime import dask_cluster, task_runner
 from flows.stats import stats_flow
 from flows.validate import validate_flow
 from robopipe.edit import EditRequest, MergeRequest
-from robopipe.format.atomic import atomic_write_text
+from robopipe.ingest import mark_merged, pending_sessions, repair_master
 from robopipe.stats.recompute import StatsRequest
 from robopipe.validate import ValidateRequest
-from tasks.dataset import promote_master_task, repair_master
-
-MERGED = ".merged"
-
-
-def pending_sessions(sessions: Path) -> list[Path]:
-    """Recorded sessions (folders with ``meta/info.json``) without a ``.merged`` marker, oldest first."""
-    if not sessions.is_dir():
-        return []
-    return sorted(
-        p for p in sessions.iterdir() if (p / "meta" / "info.json").is_file() and not (p / MERGED).exists()
-    )
+from tasks.dataset import promote_master_task
 
 
 @flow(name="ingest")
@@ -72,7 +61,7 @@ def ingest_flow(request: IngestRequest) -> dict[str, Any]:
             merged = merge_flow(MergeRequest(out=staged, roots=inputs, workers=request.execution.workers))
             promote_master_task(staged, request.master)
             for s in {Path(r["session"]) for r in rows if r["status"] != "skipped"}:
-                atomic_write_text(s / MERGED, dt.datetime.now(dt.UTC).isoformat() + "\n")
+                mark_merged(s)
             summary["master_episodes"] = merged["outputs"][0]["episodes"]
             summary["master_frames"] = merged["outputs"][0]["frames"]
     if good and request.publish is not None:

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from flows.runtime import Execution
-from hardware.recording import RecordRequest
+from recording import RecordRequest
 from robopipe.convert.engine import ConvertRequest
 from robopipe.publish.models import check_repo_id
 from robopipe.publish.versioning import check_version_tag

@@ -7,7 +7,7 @@ from typing import Any
 from prefect import flow
 
 from flows import artifacts
-from hardware.recording import RecordRequest
+from recording import RecordRequest
 from tasks.record import record_session_task
 
 

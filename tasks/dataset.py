@@ -1,32 +1,16 @@
-"""Task: swap a freshly merged dataset in as the new master (two renames; repairs an interrupted swap)."""
+"""Task: swap a freshly merged dataset in as the new master (the swap itself lives in the core)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-
-def repair_master(master: Path) -> None:
-    """Finish or undo a swap interrupted between its two renames (``<master>.previous`` left behind)."""
-    previous = master.with_name(master.name + ".previous")
-    if previous.exists() and not master.exists():
-        previous.rename(master)  # the new master never arrived: restore the old one
-    elif previous.exists():
-        shutil.rmtree(previous)  # the new master is in place: drop the old one
+from robopipe.ingest import promote_master
 
 
 @task(name="promote-master", cache_policy=NO_CACHE)
 def promote_master_task(staged: Path, master: Path) -> str:
-    """Make ``staged`` the dataset at ``master``; the old master is removed only once the new one is in place."""
-    staged, master = Path(staged), Path(master)
-    repair_master(master)
-    previous = master.with_name(master.name + ".previous")
-    if master.exists():
-        master.rename(previous)
-    staged.rename(master)
-    if previous.exists():
-        shutil.rmtree(previous)
-    return str(master)
+    """Make ``staged`` the dataset at ``master`` (see :func:`robopipe.ingest.promote_master`)."""
+    return str(promote_master(Path(staged), Path(master)))

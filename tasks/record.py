@@ -7,7 +7,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from hardware.recording import RecordRequest
+from recording import RecordRequest
 from tasks._policies import ROBOT, TRANSIENT_RETRIES
 
 
@@ -25,8 +25,8 @@ def record_session_task(request: RecordRequest) -> dict[str, Any]:
     """
     from prefect.context import TaskRunContext
 
-    from hardware.recording import RecordResult
-    from hardware.recording.session import record_session
+    from recording import RecordResult
+    from recording.session import record_session
     from robopipe.format.reader import DatasetReader
 
     root = request.dataset_root()

@@ -1,4 +1,5 @@
-"""The layering stays visible: the core and hardware/ never import Prefect or Dask distributed."""
+"""The layering stays visible: the core, hardware/ and recording/ never import Prefect or Dask distributed;
+the core never imports the layers above it, devices never import recording, recording never imports flows/tasks."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def _forbidden(name: str) -> bool:
     return any(name == f or name.startswith(f + ".") for f in FORBIDDEN)
 
 
-@pytest.mark.parametrize("package", ["robopipe", "hardware"])
+@pytest.mark.parametrize("package", ["robopipe", "hardware", "recording"])
 def test_core_and_hardware_never_import_prefect_or_dask_distributed(package: str) -> None:
     bad = [
         f"{p.relative_to(PROJECT)}:{line}: import {name}"
@@ -53,3 +54,24 @@ def test_task_decorator_only_in_tasks_package() -> None:
                         ):
                             offenders.append(f"{p.relative_to(PROJECT)}:{node.lineno} {node.name}")
     assert not offenders, "@task outside tasks/: " + ", ".join(offenders)
+
+
+# Which of the project's own top-level packages each layer may import (dependencies point one way).
+ALLOWED_PROJECT_IMPORTS = {
+    "robopipe": {"robopipe"},
+    "hardware": {"robopipe", "hardware"},
+    "recording": {"robopipe", "hardware", "recording"},
+}
+PROJECT_PACKAGES = ("robopipe", "hardware", "recording", "tasks", "flows", "bench", "tests")
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED_PROJECT_IMPORTS))
+def test_project_imports_point_one_way(package: str) -> None:
+    allowed = ALLOWED_PROJECT_IMPORTS[package]
+    bad = [
+        f"{p.relative_to(PROJECT)}:{line}: import {name}"
+        for p in sorted((PROJECT / package).rglob("*.py"))
+        for line, name in _imports(p)
+        if name.split(".")[0] in PROJECT_PACKAGES and name.split(".")[0] not in allowed
+    ]
+    assert not bad, f"{package}/ may import only {sorted(allowed)}:\n" + "\n".join(bad)

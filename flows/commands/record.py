@@ -163,8 +163,8 @@ def record(
     Per-episode timing (achieved fps, jitter p50/p99, late frames, duplicated camera frames) goes to the
     episode metadata (timing/* columns) and the log.
     """
-    from hardware.recording.models import RecordRequest, load_record_config
-    from hardware.recording.session import record_session
+    from recording.models import RecordRequest, load_record_config
+    from recording.session import record_session
     from robopipe.errors import ConfigError
     from robopipe.format.video import VideoEncoderConfig
 
@@ -258,8 +258,8 @@ def replay(
     dry_run: Annotated[bool, Parameter(help="Print the actions instead of sending them.")] = False,
 ) -> int:
     """Send a recorded episode's actions back to the robot at the dataset's fps (--dry-run prints them)."""
-    from hardware.recording.models import ReplayRequest
-    from hardware.recording.replay import replay_episode
+    from recording.models import ReplayRequest
+    from recording.replay import replay_episode
     from robopipe.errors import ConfigError
 
     robot = robot_path or robot_type

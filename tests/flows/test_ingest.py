@@ -43,8 +43,9 @@ def _request(tmp_path: Path, record: bool) -> Any:
 def test_ingest_records_merges_and_publishes_then_resumes_pending(
     dataset_factory: Any, tmp_path: Path
 ) -> None:
-    from flows.ingest import MERGED, ingest_flow
+    from flows.ingest import ingest_flow
     from robopipe.format.reader import DatasetReader
+    from robopipe.ingest import MERGED
     from robopipe.publish import HistoryRequest, history
 
     state = ingest_flow(_request(tmp_path, record=True), return_state=True)

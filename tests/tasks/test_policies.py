@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from robopipe.errors import CorruptFileError, HubUnavailableError, TransientError
+from robopipe.ingest import repair_master
 from tasks._policies import dataset_fingerprint, retry_transient
-from tasks.dataset import promote_master_task, repair_master
+from tasks.dataset import promote_master_task
 from tasks.publish import _semver
 
 

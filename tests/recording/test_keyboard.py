@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from hardware.recording.keyboard import RecordEvents, TerminalKeys, flush_escape, parse_keys
+from recording.keyboard import RecordEvents, TerminalKeys, flush_escape, parse_keys
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Recording control keys read from the terminal, without pynput or a display (hardware layer).
+"""Recording control keys read from the terminal, without pynput or a display (recording layer).
 
 Same keys as ``lerobot-record``: **→** ends the current phase early (next episode), **←** re-records the
 episode, **Esc** stops the session; plus LeRobot main's letters **n** / **r** / **q**, and **s** / **f** to

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hardware.recording.pacing import EpisodeTiming
+from recording.pacing import EpisodeTiming
 from robopipe.errors import ConfigError
 from robopipe.format.video import VideoEncoderConfig
 

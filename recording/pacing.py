@@ -1,4 +1,4 @@
-"""Loop pacing on absolute deadlines, and the per-episode timing it measures (hardware layer).
+"""Loop pacing on absolute deadlines, and the per-episode timing it measures (recording layer).
 
 LeRobot sleeps ``1/fps - dt`` after each iteration (relative pacing): every overrun is lost for good, so
 a loop that is sometimes late drifts and records fewer rows than ``episode_time_s * fps`` while the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hardware.recording.pacing import Pacer
+from recording.pacing import Pacer
 
 
 class FakeClock:

@@ -1,6 +1,6 @@
 """Recording sessions (teleoperate → LeRobotDataset v3.0), replay, pacing and control keys."""
 
-from hardware.recording.models import (
+from recording.models import (
     EpisodeReport,
     RecordRequest,
     RecordResult,
@@ -8,7 +8,7 @@ from hardware.recording.models import (
     ReplayResult,
     load_record_config,
 )
-from hardware.recording.pacing import EpisodeTiming, Pacer
+from recording.pacing import EpisodeTiming, Pacer
 
 __all__ = [
     "EpisodeReport",
@@ -24,13 +24,13 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:  # lazy: keep `import hardware.recording` light
+def __getattr__(name: str) -> object:  # lazy: keep `import recording` light
     if name == "record_session":
-        from hardware.recording.session import record_session
+        from recording.session import record_session
 
         return record_session
     if name == "replay_episode":
-        from hardware.recording.replay import replay_episode
+        from recording.replay import replay_episode
 
         return replay_episode
     raise AttributeError(name)

@@ -24,8 +24,8 @@ import numpy as np
 
 from hardware.base import Robot, Teleoperator
 from hardware.cameras.pyav_camera import CameraFrame, CameraTimeoutError, PyAVCamera
-from hardware.recording.keyboard import RecordEvents
-from hardware.recording.pacing import EpisodeTiming, Pacer
+from recording.keyboard import RecordEvents
+from recording.pacing import EpisodeTiming, Pacer
 
 logger = logging.getLogger(__name__)
 

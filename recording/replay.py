@@ -1,4 +1,4 @@
-"""Replay a recorded episode's actions on a robot at the dataset's fps (``lerobot-replay``) (hardware layer)."""
+"""Replay a recorded episode's actions on a robot at the dataset's fps (``lerobot-replay``) (recording layer)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from collections.abc import Callable
 import numpy as np
 
 from hardware.base import Robot
-from hardware.recording.models import ReplayRequest, ReplayResult
-from hardware.recording.pacing import Pacer
+from recording.models import ReplayRequest, ReplayResult
+from recording.pacing import Pacer
 from robopipe.errors import ConfigError
 
 logger = logging.getLogger(__name__)

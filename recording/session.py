@@ -1,9 +1,9 @@
-"""A recording session: teleoperate a robot, record episodes into a LeRobotDataset v3.0 (hardware layer).
+"""A recording session: teleoperate a robot, record episodes into a LeRobotDataset v3.0 (recording layer).
 
 ``record_session(RecordRequest) -> RecordResult`` is what ``robopipe record`` and the Prefect ``record``
 flow call. Differences from ``lerobot-record`` (reference hardware.md §4), each on purpose:
 
-* pacing on absolute deadlines (:mod:`hardware.recording.pacing`): no drift, lateness measured;
+* pacing on absolute deadlines (:mod:`recording.pacing`): no drift, lateness measured;
 * frames stream into the encoders while recording (:class:`~robopipe.format.writer.DatasetWriter`, bounded
   queues that block rather than drop), so ``save_episode(wait=False)`` returns at once and the encoders
   finish in the background — the next episode does not wait for a whole-episode encode;
@@ -27,8 +27,8 @@ from typing import Any
 from hardware.base import dataset_features
 from hardware.cameras.config import parse_camera_specs
 from hardware.cameras.pyav_camera import PyAVCamera, make_camera
-from hardware.recording.keyboard import RecordEvents, TerminalKeys
-from hardware.recording.loop import (
+from recording.keyboard import RecordEvents, TerminalKeys
+from recording.loop import (
     Devices,
     LoopOptions,
     control_loop,
@@ -36,7 +36,7 @@ from hardware.recording.loop import (
     keep_controlled,
     realtime_priority,
 )
-from hardware.recording.models import EpisodeReport, RecordRequest, RecordResult
+from recording.models import EpisodeReport, RecordRequest, RecordResult
 from robopipe.errors import ConfigError, DatasetExistsError, DatasetNotFoundError
 
 logger = logging.getLogger(__name__)

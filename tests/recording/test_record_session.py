@@ -17,11 +17,11 @@ import pytest
 
 from flows.cli import main
 from hardware.factory import make_robot
-from hardware.recording import RecordRequest, ReplayRequest
-from hardware.recording.keyboard import RecordEvents
-from hardware.recording.loop import LoopOptions
-from hardware.recording.replay import replay_episode
-from hardware.recording.session import record_session
+from recording import RecordRequest, ReplayRequest
+from recording.keyboard import RecordEvents
+from recording.loop import LoopOptions
+from recording.replay import replay_episode
+from recording.session import record_session
 from robopipe.errors import DatasetExistsError
 from robopipe.format.reader import DatasetReader
 from tests.fixtures.lerobot_ref import run_reference

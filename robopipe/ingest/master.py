@@ -1,0 +1,28 @@
+"""Swap a freshly merged dataset in as the new master (two renames; repairs an interrupted swap)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+
+def repair_master(master: Path) -> None:
+    """Finish or undo a swap interrupted between its two renames (``<master>.previous`` left behind)."""
+    previous = master.with_name(master.name + ".previous")
+    if previous.exists() and not master.exists():
+        previous.rename(master)  # the new master never arrived: restore the old one
+    elif previous.exists():
+        shutil.rmtree(previous)  # the new master is in place: drop the old one
+
+
+def promote_master(staged: Path, master: Path) -> Path:
+    """Make ``staged`` the dataset at ``master``; the old master is removed only once the new one is in place."""
+    staged, master = Path(staged), Path(master)
+    repair_master(master)
+    previous = master.with_name(master.name + ".previous")
+    if master.exists():
+        master.rename(previous)
+    staged.rename(master)
+    if previous.exists():
+        shutil.rmtree(previous)
+    return master
