@@ -1,26 +1,28 @@
 """The ``robopipe`` command line (flows layer), built on cyclopts (the CLI library Prefect uses).
 
 Every subcommand builds the same pydantic request model its Prefect flow takes, so a CLI run and a
-dashboard run validate identically. Exit codes: 0 success, 1 failure found (e.g. validation errors),
-2 bad input (not a dataset, bad arguments).
+dashboard run validate identically. Every failure prints one ``error:`` line (``-v``/``--verbose``
+anywhere on the line adds the traceback and INFO logging); exit codes are listed in ``flows/boundary.py``.
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 
 from cyclopts import App
 
 from flows.commands import COMMAND_MODULES
-from robopipe.errors import RobopipeError
 
 app = App(
     name="robopipe",
     help="ETL for robot-learning datasets in the LeRobotDataset v3.0 format: record, validate, "
-    "compute stats, merge/edit, convert and publish.",
+    "compute stats, merge/edit, convert and publish.\n\n"
+    "Global option: -v/--verbose (anywhere) shows INFO logs and the traceback of a failure.\n"
+    "Exit codes: 0 ok; 1 invalid input (e.g. validation errors) or internal error; 2 unreadable input, "
+    "bad arguments, disk full; 130 interrupted; 141 output pipe closed (silent).",
     version_flags=["--version"],
+    suppress_keyboard_interrupt=False,  # the error boundary in main() reports Ctrl-C (exit 130)
 )
 
 
@@ -39,24 +41,18 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``robopipe`` console script."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
-    )
-    try:
-        result = app(argv if argv is not None else sys.argv[1:], exit_on_error=False)
-    except RobopipeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    except Exception as exc:  # cyclopts parse errors: print them like --help would
-        from cyclopts.exceptions import CycloptsError
+    """Entry point of the ``robopipe`` console script: the CLI's one error boundary (flows/boundary.py)."""
+    from flows.boundary import cli_logging, pop_verbose, report_failure
 
-        if isinstance(exc, CycloptsError):
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        raise
+    args, verbose = pop_verbose(list(argv if argv is not None else sys.argv[1:]))
+    with cli_logging(verbose):
+        try:
+            result = app(args, exit_on_error=False, print_error=False)
+            sys.stdout.flush()
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+        except (Exception, KeyboardInterrupt) as exc:
+            return report_failure(exc, verbose)
     return int(result) if isinstance(result, int) else 0
 
 

@@ -5,6 +5,10 @@ either (``except FormatError`` or ``except ValueError``). :class:`TransientError
 may succeed when retried (network 5xx/429, timeouts); task retry policies retry only those.
 Messages say what, where (root / episode / file / feature) and expected vs actual, and the fix when
 there is one.
+
+``exit_code`` says how the CLI ends on each error: 2 when the input cannot be read or used (not a
+dataset, unreadable/corrupt file, bad arguments or config, unreachable device/Hub, disk full) and 1 when
+it was read and is invalid (format violations, statistics that cannot be computed, validation errors).
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 
 class RobopipeError(Exception):
     """Base class of every error robopipe raises on purpose."""
+
+    exit_code: int = 2
 
 
 class TransientError(RobopipeError):
@@ -22,6 +28,8 @@ class TransientError(RobopipeError):
 class FormatError(RobopipeError, ValueError):
     """A dataset (or a frame given to the writer) does not follow LeRobotDataset v3.0."""
 
+    exit_code = 1
+
 
 class DatasetNotFoundError(RobopipeError, FileNotFoundError):
     """The given root is not a dataset (no ``meta/info.json``)."""
@@ -30,9 +38,13 @@ class DatasetNotFoundError(RobopipeError, FileNotFoundError):
 class UnsupportedVersionError(FormatError):
     """The dataset's ``codebase_version`` is not v3.x."""
 
+    exit_code = 2
+
 
 class CorruptFileError(FormatError):
     """A file of the dataset cannot be read (truncated parquet footer, unreadable mp4, bad JSON)."""
+
+    exit_code = 2
 
 
 class SchemaMismatchError(FormatError):
@@ -51,6 +63,8 @@ class DatasetExistsError(RobopipeError, FileExistsError):
 class StatsError(RobopipeError, ValueError):
     """Statistics cannot be computed or merged (shape mismatch, missing feature)."""
 
+    exit_code = 1
+
 
 class NonFiniteValuesError(StatsError):
     """NaN or Inf values were found in numeric features (listed per feature and episode)."""
@@ -59,6 +73,8 @@ class NonFiniteValuesError(StatsError):
 # --- validation -----------------------------------------------------------------------------------
 class ValidationFailedError(RobopipeError):
     """Validation found errors; ``.report`` holds every finding."""
+
+    exit_code = 1
 
     def __init__(self, message: str, report: object = None) -> None:
         super().__init__(message)
@@ -76,6 +92,10 @@ class ConversionError(RobopipeError):
 
 class MappingError(ConversionError, ValueError):
     """A conversion mapping names keys the source does not have, or is otherwise invalid."""
+
+
+class DiskFullError(RobopipeError, OSError):
+    """No space left while writing; the message says what was kept. Nothing half-written is left."""
 
 
 # --- configuration --------------------------------------------------------------------------------

@@ -72,8 +72,9 @@ def _run(flow: Any, request: Any, as_json: bool) -> int:
         print(f"Prefect API: {url}")
         state = flow(request, return_state=True)
         if not state.is_completed():
-            print(f"error: {state.name}: {state.message}")
-            return 1
+            from flows.boundary import flow_failure
+
+            raise flow_failure(state)
         result = state.result()
     print(json.dumps(result, indent=2, default=str) if as_json else _short(result))
     return 0
