@@ -32,6 +32,7 @@ from robopipe.convert.source import (
     SourceDescription,
     SourceEpisode,
     SourceField,
+    SourceSpec,
     encoded_image_shape,
 )
 from robopipe.errors import ConversionError
@@ -217,3 +218,13 @@ class HookReader:
                 yield _as_episode(i, self.spec, item)
             except (ConversionError, ValueError) as exc:
                 yield EpisodeFailure(i, f"{self.spec}[{i}]", str(exc))
+
+
+def open_folder(spec: SourceSpec) -> FolderReader:
+    """Registry factory of the ``folder`` source kind (see :data:`robopipe.convert.source.READERS`)."""
+    return FolderReader(Path(spec.path), **spec.options)
+
+
+def open_hook(spec: SourceSpec) -> HookReader:
+    """Registry factory of the ``hook`` source kind: ``path`` is ``module:function``."""
+    return HookReader(spec.path, **spec.options)

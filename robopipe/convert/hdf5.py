@@ -25,6 +25,7 @@ from robopipe.convert.source import (
     SourceDescription,
     SourceEpisode,
     SourceField,
+    SourceSpec,
     encoded_image_shape,
 )
 from robopipe.errors import ConversionError
@@ -198,3 +199,8 @@ def _libero_language(problem_info: Any) -> str:
         return str(json.loads(text).get("language_instruction", ""))
     except (ValueError, AttributeError):
         return ""
+
+
+def open_hdf5(spec: SourceSpec) -> Hdf5Reader:
+    """Registry factory of the ``hdf5`` source kind (see :data:`robopipe.convert.source.READERS`)."""
+    return Hdf5Reader(Path(spec.path), **spec.options)

@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 from packaging.version import InvalidVersion, Version
 
-from robopipe.convert.source import EpisodeFailure, Scope, SourceDescription, SourceEpisode, SourceField
+from robopipe.convert.source import (
+    EpisodeFailure,
+    Scope,
+    SourceDescription,
+    SourceEpisode,
+    SourceField,
+    SourceSpec,
+)
 from robopipe.errors import ConversionError
 
 log = logging.getLogger(__name__)
@@ -246,3 +253,8 @@ class RldsReader:
                 metadata={k: v for k, v in meta.items() if k in self._fields},
             )
             i += 1
+
+
+def open_rlds(spec: SourceSpec) -> RldsReader:
+    """Registry factory of the ``rlds`` source kind (see :data:`robopipe.convert.source.READERS`)."""
+    return RldsReader(Path(spec.path), split=spec.split)

@@ -7,13 +7,15 @@ applies a mapping and writes them, so every format shares the same mapping, shar
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import importlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+from robopipe.errors import ConfigError
 
 FieldKind = Literal["tensor", "encoded_image", "text"]
 Scope = Literal["step", "episode"]
@@ -93,7 +95,7 @@ class SourceSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["rlds", "hdf5", "folder", "hook"] = Field(description="source format")
+    kind: str = Field(description="source format: rlds, hdf5, folder, hook (or a registered reader)")
     path: str = Field(description="source path (RLDS dir, HDF5 file/dir, folder) or 'module:function' hook")
     split: str | None = Field(default=None, description="RLDS split(s) to read, e.g. 'train' (default: all)")
     options: dict[str, Any] = Field(default_factory=dict, description="format-specific options")
@@ -123,20 +125,30 @@ def encoded_image_shape(data: bytes) -> tuple[int, int, int]:
         return h, w, {"L": 1, "RGBA": 4}.get(im.mode, 3)
 
 
+ReaderFactory = Callable[[SourceSpec], SourceReader]
+
+#: Source formats by name: ``kind -> "module:function"`` building the reader from a :class:`SourceSpec`.
+#: Modules are imported on first use (TensorFlow only for RLDS). Add a format with :func:`register_reader`.
+READERS: dict[str, str] = {
+    "rlds": "robopipe.convert.rlds:open_rlds",
+    "hdf5": "robopipe.convert.hdf5:open_hdf5",
+    "folder": "robopipe.convert.folder:open_folder",
+    "hook": "robopipe.convert.folder:open_hook",
+}
+
+
+def register_reader(kind: str, factory: str) -> None:
+    """Register a source format: ``factory`` is ``"module:function"`` taking a :class:`SourceSpec`."""
+    if not kind or ":" not in factory:
+        raise ConfigError(f"expected a kind and a 'module:function' factory, got {kind!r} -> {factory!r}")
+    READERS[kind] = factory
+
+
 def open_reader(spec: SourceSpec) -> SourceReader:
-    """The reader for ``spec`` (imports the format's module lazily: TensorFlow only for RLDS)."""
-    if spec.kind == "rlds":
-        from robopipe.convert.rlds import RldsReader
-
-        return RldsReader(Path(spec.path), split=spec.split)
-    if spec.kind == "hdf5":
-        from robopipe.convert.hdf5 import Hdf5Reader
-
-        return Hdf5Reader(Path(spec.path), **spec.options)
-    if spec.kind == "folder":
-        from robopipe.convert.folder import FolderReader
-
-        return FolderReader(Path(spec.path), **spec.options)
-    from robopipe.convert.folder import HookReader
-
-    return HookReader(spec.path, **spec.options)
+    """The reader for ``spec``, from the :data:`READERS` registry."""
+    target = READERS.get(spec.kind)
+    if target is None:
+        raise ConfigError(f"unknown source kind {spec.kind!r}; expected one of {sorted(READERS)}")
+    module, _, name = target.partition(":")
+    factory: ReaderFactory = getattr(importlib.import_module(module), name)
+    return factory(spec)
