@@ -8,6 +8,7 @@ COMMAND_MODULES = (
     "flows.commands.dataset",  # info
     "flows.commands.stats",  # stats
     "flows.commands.validate",  # validate, report
+    "flows.commands.quality",  # quality, view, filter
     "flows.commands.edit",  # merge, delete-episodes, split, remove-feature, rename-feature, set-task
     "flows.commands.convert",  # convert rlds|hdf5|folder|v21
     "flows.commands.publish",  # publish, history, download

@@ -1,0 +1,158 @@
+"""Cheap per-frame statistics of a decoded camera stream and the camera findings they show (core layer).
+
+Per frame, from the luma plane read every ``subsample``-th row and column (no colour conversion): mean
+luma (black / overexposed), luma standard deviation (contrast) and mean absolute luma change to the
+previous frame (frozen camera, duplicated frames). Every frame of an mp4 is decoded exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from robopipe.errors import CorruptFileError
+from robopipe.quality.config import QualityConfig
+from robopipe.quality.models import Finding
+from robopipe.quality.runs import runs
+
+
+def luma(frame: Any, step: int) -> np.ndarray:
+    """The frame's luma plane (every ``step``-th pixel) as float32 on a 0-255 scale."""
+    name = frame.format.name
+    if name.startswith(("yuv", "yuvj", "nv12", "nv21", "gray")) and "p1" not in name and "le" not in name:
+        plane = frame.planes[0]
+        y = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, : frame.width]
+        return y[::step, ::step].astype(np.float32)
+    g = frame.to_ndarray(format="gray")  # 10-bit and RGB streams: let swscale convert
+    return g[::step, ::step].astype(np.float32)
+
+
+def frame_stats(frame: Any, prev: np.ndarray | None, step: int) -> tuple[np.ndarray, float, float, float]:
+    """``(luma plane, mean, std, change to prev)``; change is ``nan`` for the first frame."""
+    y = luma(frame, step)
+    change = float(np.abs(y - prev).mean()) if prev is not None and prev.shape == y.shape else float("nan")
+    return y, float(y.mean()), float(y.std()), change
+
+
+def decode_file_stats(
+    path: Path, spans: Sequence[tuple[int, int, float]], fps: int, step: int
+) -> dict[int, np.ndarray]:
+    """Per episode ``(length, 3)`` [luma, contrast, change] of an mp4 holding ``(episode, length, from_ts)``.
+
+    The change of each episode's first frame is taken against the previous frame of the same
+    episode only (set to the second frame's value), so episode boundaries never look like cuts.
+    """
+    order = sorted(spans, key=lambda s: s[2])
+    out = {ep: np.full((n, 3), np.nan, np.float32) for ep, n, _ in order}
+    half = 0.5 / fps
+    bounds = [(ep, n, t0, t0 + n / fps) for ep, n, t0 in order]
+    try:
+        with av.open(str(path)) as container:
+            stream: Any = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            tb = stream.time_base
+            if bounds and bounds[0][2] > half:
+                container.seek(int(bounds[0][2] / tb), stream=stream, backward=True, any_frame=False)
+            j, prev, prev_ep = 0, None, -1
+            for frame in container.decode(stream):
+                if frame.pts is None:
+                    continue
+                t = float(frame.pts * tb)
+                while j < len(bounds) and t >= bounds[j][3] - half:
+                    j += 1
+                if j >= len(bounds):
+                    break
+                ep, n, t0, _ = bounds[j]
+                if t < t0 - half:
+                    continue
+                k = round((t - t0) * fps)
+                if not 0 <= k < n:
+                    continue
+                y, mean, std, change = frame_stats(frame, prev if prev_ep == ep else None, step)
+                out[ep][k] = (mean, std, change)
+                prev, prev_ep = y, ep
+    except (av.error.FFmpegError, OSError) as exc:
+        raise CorruptFileError(f"{path}: cannot decode video ({exc})") from exc
+    for ep, arr in out.items():
+        missing = int(np.isnan(arr[:, 0]).sum())
+        if missing:
+            raise CorruptFileError(
+                f"{path}: episode {ep} is missing {missing} of its {len(arr)} frames in the video"
+            )
+        if len(arr) > 1:
+            arr[0, 2] = arr[1, 2]
+        elif len(arr) == 1:
+            arr[0, 2] = 0.0
+    return out
+
+
+def camera_findings(
+    key: str, stats: np.ndarray, idle: np.ndarray | None, fps: int, cfg: QualityConfig
+) -> tuple[dict[str, float], list[Finding]]:
+    """Findings of one camera of one episode from its ``(n, 3)`` frame statistics."""
+    c = cfg.camera
+    mean, change = stats[:, 0], stats[:, 2]
+    n = len(mean)
+    short = key.removeprefix("observation.images.")
+    sig: dict[str, float] = {}
+    fnd: list[Finding] = []
+    dark = mean <= c.black_luma
+    bright = mean >= c.overexposed_luma
+    for mask, kind, what in ((dark, "black_camera", "black"), (bright, "overexposed_camera", "overexposed")):
+        sig[f"{kind}_fraction.{short}"] = float(mask.mean()) if n else 0.0
+        for a, b in runs(mask, c.min_frames):
+            fnd.append(
+                Finding(
+                    kind=kind,
+                    level="error",
+                    message=f"{short}: {what} for {b - a + 1} frames",
+                    start=a,
+                    end=b,
+                    key=key,
+                )
+            )
+    still = (change <= c.frozen_motion) & ~dark & ~bright
+    if n > 1:
+        still[0] = False  # frame 0 has no predecessor in the episode
+    frozen_len = max(2, round(c.frozen_min_seconds * fps))
+    frozen = runs(still, frozen_len - 1)  # N identical frames = N-1 unchanged steps
+    in_frozen = np.zeros(n, bool)
+    frozen_frames = 0
+    for a, b in frozen:
+        a0 = max(0, a - 1)  # the first frozen frame is the one before the first unchanged step
+        in_frozen[a0 : b + 1] = True
+        moving = 1.0 if idle is None else float(1.0 - idle[a0 : b + 1].mean())
+        if moving < 0.5:  # a still picture of a still robot is not a broken camera
+            continue
+        frozen_frames += b - a0 + 1
+        fnd.append(
+            Finding(
+                kind="frozen_camera",
+                level="error",
+                message=f"{short}: picture frozen for {b - a0 + 1} frames while the robot moves",
+                start=a0,
+                end=b,
+                key=key,
+            )
+        )
+    sig[f"frozen_fraction.{short}"] = frozen_frames / n if n else 0.0
+    dup = still & ~in_frozen
+    dup_fraction = float(dup.mean()) if n else 0.0
+    sig[f"duplicate_fraction.{short}"] = dup_fraction
+    if dup_fraction > c.duplicate_warn_fraction:
+        idx = np.flatnonzero(dup)
+        fnd.append(
+            Finding(
+                kind="duplicate_frames",
+                level="warning",
+                message=f"{short}: {len(idx)} frames repeat the previous one ({dup_fraction:.0%})",
+                start=int(idx[0]),
+                end=int(idx[-1]),
+                key=key,
+            )
+        )
+    return sig, fnd

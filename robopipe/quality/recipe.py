@@ -1,0 +1,337 @@
+"""The quality stage: plan per-file units, compute signals unit by unit, combine, store (core layer).
+
+Same units as the stats recompute (:func:`robopipe.stats.recompute.plan_recompute`: one per data file,
+one per (camera, mp4 file)), so the work grows with files, not episodes; each mp4 is decoded once.
+:func:`run_quality_unit` is a module-level function of small picklable arguments: any executor (serial,
+threads, Dask) can map it. :func:`finish_quality` joins the unit results per episode, adds the
+dataset-level signals (length outliers, near-duplicates, z-scores), scores and writes the results.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from robopipe.errors import CorruptFileError, FormatError
+from robopipe.format import layout
+from robopipe.format.features import FeatureSpec
+from robopipe.format.info import load_info
+from robopipe.format.reader import column_to_numpy
+from robopipe.quality.camera import camera_findings, decode_file_stats
+from robopipe.quality.config import QualityConfig, load_config
+from robopipe.quality.dataset import duplicate_findings, length_findings, zscore_findings
+from robopipe.quality.models import LEVELS, EpisodeQuality, Finding, QualityReport
+from robopipe.quality.numeric import NumericResult, Scales, numeric_signals
+from robopipe.quality.runs import resample
+from robopipe.quality.store import write_episodes, write_frames, write_summary
+from robopipe.stats.io import load_stats_json
+from robopipe.stats.recompute import plan_recompute
+from robopipe.stats.units import Unit
+
+log = logging.getLogger(__name__)
+INDEX_COLUMNS = frozenset({"timestamp", "frame_index", "episode_index", "index", "task_index"})
+T = TypeVar("T")
+R = TypeVar("R")
+MapFn = Callable[[Callable[[T], R], Sequence[T]], Iterable[R]]
+
+
+@dataclass(frozen=True)
+class QualityPlan:
+    """Everything a unit needs (small and picklable)."""
+
+    root: Path
+    fps: int
+    features: dict[str, FeatureSpec]
+    units: tuple[Unit, ...]
+    scales: Scales
+    config: QualityConfig
+    num_frames: int
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    uid: int
+    numeric: dict[int, NumericResult]
+    camera: dict[int, np.ndarray]  # episode -> (n, 3) luma, contrast, change
+    key: str | None
+
+
+def _names(spec: FeatureSpec) -> list[str]:
+    names: Any = spec.names
+    if isinstance(names, dict):
+        names = next(iter(names.values()), None)
+    return [str(n) for n in names] if isinstance(names, list) else []
+
+
+def _quality_keys(features: Mapping[str, FeatureSpec]) -> list[str]:
+    return [k for k, f in features.items() if f.is_numeric and k not in INDEX_COLUMNS and len(f.shape) <= 1]
+
+
+def _scales(root: Path, features: Mapping[str, FeatureSpec], units: Sequence[Unit]) -> Scales:
+    keys = _quality_keys(features)
+    stats = load_stats_json(root) or {}
+    mins: dict[str, np.ndarray] = {}
+    maxs: dict[str, np.ndarray] = {}
+    missing = []
+    for k in keys:
+        st = stats.get(k, {})
+        size = int(np.prod(features[k].shape or (1,)))
+        if "min" in st and "max" in st and np.asarray(st["min"]).size == size:
+            mins[k] = np.asarray(st["min"], np.float64).ravel()
+            maxs[k] = np.asarray(st["max"], np.float64).ravel()
+        else:
+            missing.append(k)
+    if missing:  # no (usable) stats.json: one extra read of those columns
+        log.info("%s: no stats.json ranges for %s; reading them from the data", root, missing)
+        for u in units:
+            if u.kind != "data":
+                continue
+            cols = _read_columns(root / u.path, features, missing)[0]
+            for k, v in cols.items():
+                lo, hi = v.min(axis=0), v.max(axis=0)
+                mins[k] = np.minimum(mins[k], lo) if k in mins else lo
+                maxs[k] = np.maximum(maxs[k], hi) if k in maxs else hi
+    return Scales(mins, maxs, {k: _names(features[k]) for k in keys})
+
+
+def plan_quality(root: Path, config: QualityConfig) -> QualityPlan:
+    """Units and dataset ranges of a dataset (reads metadata and, without stats.json, the numeric columns)."""
+    root = Path(root)
+    sp = plan_recompute(root, images=True)
+    info = load_info(root)
+    return QualityPlan(
+        root,
+        info.fps,
+        dict(sp.features),
+        sp.units,
+        _scales(root, sp.features, sp.units),
+        config,
+        sp.num_frames,
+    )
+
+
+def _read_columns(
+    path: Path, features: Mapping[str, FeatureSpec], keys: Sequence[str]
+) -> tuple[dict[str, np.ndarray], np.ndarray | None, np.ndarray]:
+    try:
+        names = pq.read_schema(path).names
+        wanted = [k for k in keys if k in names]
+        table = pq.read_table(
+            path, columns=[*wanted, *(c for c in ("timestamp", "episode_index") if c in names)]
+        )
+    except (OSError, pa.ArrowException) as exc:
+        raise CorruptFileError(f"{path}: unreadable data file ({exc})") from exc
+    if "episode_index" not in table.column_names:
+        raise FormatError(f"{path}: no episode_index column")
+    cols = {}
+    for k in wanted:
+        v = column_to_numpy(table[k], features[k]).astype(np.float64, copy=False)
+        cols[k] = v.reshape(len(v), -1)
+    ts = table["timestamp"].to_numpy() if "timestamp" in table.column_names else None
+    return cols, ts, table["episode_index"].to_numpy()
+
+
+def run_quality_unit(plan: QualityPlan, unit: Unit) -> UnitResult:
+    """Signals of every episode of one unit's file."""
+    path = plan.root / unit.path
+    step = plan.config.camera.subsample
+    if unit.kind == "video":
+        spans = [(e.index, e.length, e.from_ts) for e in unit.episodes]
+        return UnitResult(unit.uid, {}, decode_file_stats(path, spans, plan.fps, step), unit.key)
+    cols, ts, ep = _read_columns(path, plan.features, _quality_keys(plan.features))
+    starts = np.flatnonzero(np.concatenate(([True], ep[1:] != ep[:-1])))
+    bounds = dict(zip(ep[starts].tolist(), zip(starts.tolist(), [*starts[1:].tolist(), len(ep)])))
+    out: dict[int, NumericResult] = {}
+    for span in unit.episodes:
+        if span.index not in bounds:
+            raise FormatError(f"{path}: episode {span.index} has no rows (meta/episodes says it is here)")
+        a, b = bounds[span.index]
+        if b - a != span.length:
+            raise FormatError(
+                f"{path}: episode {span.index} has {b - a} rows, meta/episodes says {span.length}"
+            )
+        out[span.index] = numeric_signals(
+            {k: v[a:b] for k, v in cols.items()},
+            None if ts is None else ts[a:b],
+            plan.fps,
+            plan.scales,
+            plan.config,
+        )
+    return UnitResult(unit.uid, out, {}, None)
+
+
+def _episode_meta(root: Path) -> dict[int, dict[str, Any]]:
+    wanted = ("episode_index", "length", "timing/late_frames", "timing/duplicated_frames")
+    out: dict[int, dict[str, Any]] = {}
+    for f in layout.sorted_files(root, layout.EPISODES_DIR, ".parquet"):
+        try:
+            names = pq.read_schema(f).names
+            t = pq.read_table(f, columns=[c for c in wanted if c in names]).to_pylist()
+        except (OSError, pa.ArrowException) as exc:
+            raise CorruptFileError(f"{f}: unreadable episodes metadata ({exc})") from exc
+        for row in t:
+            out[int(row["episode_index"])] = row
+    return out
+
+
+def _timing_findings(meta: Mapping[str, Any], cfg: QualityConfig) -> tuple[dict[str, float], list[Finding]]:
+    sig: dict[str, float] = {}
+    fnd: list[Finding] = []
+    n = max(1, int(meta.get("length") or 1))
+    late = meta.get("timing/late_frames")
+    if late is not None:
+        sig["late_frames"] = float(late)
+        if late / n > cfg.timing.late_warn_fraction:
+            fnd.append(
+                Finding(
+                    kind="late_frames", level="warning", message=f"recorder was late on {late} of {n} frames"
+                )
+            )
+    dup = meta.get("timing/duplicated_frames")
+    if dup is not None:
+        sig["recorder_duplicated_frames"] = float(dup)
+    return sig, fnd
+
+
+def score_of(findings: Sequence[Finding], cfg: QualityConfig) -> float:
+    penalty = sum(getattr(cfg.score, f.level) for f in findings)
+    return round(max(0.0, 1.0 - penalty), 4)
+
+
+def worst_level(findings: Sequence[Finding]) -> Any:
+    for lvl in LEVELS:
+        if any(f.level == lvl for f in findings):
+            return lvl
+    return None
+
+
+def finish_quality(
+    plan: QualityPlan, results: Iterable[UnitResult], seconds: float, label: str
+) -> QualityReport:
+    """Join unit results per episode, add dataset-level signals, score, write ``meta/robopipe/quality``."""
+    cfg, fps = plan.config, plan.fps
+    numeric: dict[int, NumericResult] = {}
+    cameras: dict[int, dict[str, np.ndarray]] = {}
+    for r in results:
+        numeric.update(r.numeric)
+        for ep, arr in r.camera.items():
+            cameras.setdefault(ep, {})[r.key or ""] = arr
+    meta = _episode_meta(plan.root)
+    episodes = sorted(meta)
+    lengths = {e: int(meta[e]["length"]) for e in episodes}
+    signatures: dict[int, np.ndarray] = {}
+    per_episode: dict[int, tuple[dict[str, float], list[Finding]]] = {}
+    frames: list[tuple[int, dict[str, np.ndarray]]] = []
+    for e in episodes:
+        nr = numeric.get(e)
+        sig: dict[str, float] = dict(nr.signals) if nr else {}
+        fnd: list[Finding] = list(nr.findings) if nr else []
+        block: dict[str, np.ndarray] = dict(nr.frame_signals) if nr else {}
+        idle = block.get("idle")
+        parts = [nr.signature] if nr is not None and nr.signature.size else []
+        for key in sorted(cameras.get(e, {})):
+            arr = cameras[e][key]
+            s, f = camera_findings(key, arr, None if idle is None else idle > 0.5, fps, cfg)
+            sig.update(s)
+            fnd.extend(f)
+            short = key.removeprefix("observation.images.")
+            block[f"luma.{short}"], block[f"contrast.{short}"], block[f"change.{short}"] = arr.T
+            parts.append(resample(arr[:, :1] / 255.0, cfg.duplicates.points).ravel())
+        s, f = _timing_findings(meta[e], cfg)
+        sig.update(s)
+        fnd.extend(f)
+        signatures[e] = np.concatenate(parts) if parts else np.zeros(0)
+        per_episode[e] = (sig, fnd)
+        frames.append((e, block))
+    lens = length_findings(lengths, fps, cfg)
+    dups = duplicate_findings(signatures, lengths, cfg)
+    ranges = {k: plan.scales.range(k) for k in plan.scales.mins}
+    zs = zscore_findings(
+        {e: numeric[e].means for e in episodes if e in numeric}, ranges, plan.scales.names, cfg
+    )
+    out: list[EpisodeQuality] = []
+    for e in episodes:
+        sig, fnd = per_episode[e]
+        z, f = lens.get(e, (0.0, []))
+        sig["length_z"] = z
+        fnd.extend(f)
+        fnd.extend(dups.get(e, []))
+        if e in zs:
+            sig["feature_z_max"] = zs[e][0]
+            fnd.extend(zs[e][1])
+        fnd.sort(key=lambda x: (LEVELS.index(x.level), x.start if x.start is not None else -1))
+        out.append(
+            EpisodeQuality(
+                episode_index=e,
+                length=lengths[e],
+                score=score_of(fnd, cfg),
+                level=worst_level(fnd),
+                signals={k: round(float(v), 6) for k, v in sig.items()},
+                findings=fnd,
+            )
+        )
+    write_frames(plan.root, frames)
+    write_episodes(plan.root, out)
+    counts: dict[str, int] = {lvl: sum(q.level == lvl for q in out) for lvl in LEVELS}
+    counts["clean"] = sum(q.level is None for q in out)
+    score = round(100.0 * float(np.mean([q.score for q in out])) if out else 100.0, 2)
+    suspects = sorted(
+        (q for q in out if q.level in ("error", "warning")), key=lambda q: (q.score, q.episode_index)
+    )
+    report = QualityReport(
+        root=plan.root,
+        episodes=len(out),
+        frames=sum(lengths.values()),
+        score=score,
+        counts=counts,
+        suspects=suspects,
+        seconds=round(seconds, 3),
+        config=label,
+    )
+    write_summary(
+        plan.root,
+        {"score": score, "counts": counts, "episodes": len(out), "frames": report.frames, "config": label},
+    )
+    return report
+
+
+def serial_map(fn: Callable[[T], R], items: Sequence[T]) -> Iterable[R]:
+    return (fn(i) for i in items)
+
+
+def thread_map(workers: int) -> MapFn[Any, Any]:
+    """A map over a thread pool (decoding and numpy release the GIL)."""
+
+    def run(fn: Callable[[T], R], items: Sequence[T]) -> Iterable[R]:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(fn, items))
+
+    return run
+
+
+def compute_quality(
+    root: Path,
+    config: QualityConfig | Path | str | None = None,
+    *,
+    workers: int = 1,
+    map_units: MapFn[Any, Any] | None = None,
+) -> QualityReport:
+    """The whole quality stage; ``map_units`` (default: serial or ``workers`` threads) runs the units."""
+    t0 = time.perf_counter()
+    label = (
+        "defaults" if config is None else str(config) if not isinstance(config, QualityConfig) else "custom"
+    )
+    cfg = config if isinstance(config, QualityConfig) else load_config(config)
+    plan = plan_quality(Path(root), cfg)
+    mapper = map_units or (thread_map(workers) if workers > 1 else serial_map)
+    results = list(mapper(lambda u: run_quality_unit(plan, u), list(plan.units)))
+    return finish_quality(plan, results, time.perf_counter() - t0, label)

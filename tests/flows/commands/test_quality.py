@@ -1,0 +1,81 @@
+"""``robopipe quality`` and ``robopipe filter`` end to end through the CLI entry point."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+from robopipe.format.reader import DatasetReader
+from tests.fixtures.defects import CLEAN, DEFECTS, make_defect_dataset
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_defect_dataset(tmp_path_factory.mktemp("q") / "ds")
+
+
+@pytest.fixture
+def root(master: Path, tmp_path: Path) -> Path:
+    shutil.copytree(master, tmp_path / "ds")
+    return tmp_path / "ds"
+
+
+def test_quality_table_json_and_exit_codes(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["quality", str(root)]) == 1  # error-level suspects
+    out = capsys.readouterr().out
+    assert (
+        "quality score" in out
+        and "frozen_camera [frames 10-29]" in out
+        and "black_camera [frames 30-44]" in out
+    )
+    assert main(["quality", str(root), "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert {s["episode_index"] for s in data["suspects"]} == set(DEFECTS)
+    cfg = tmp_path / "lenient.yaml"  # a frozen camera must now last 100 s
+    cfg.write_text("camera: {frozen_min_seconds: 100}\n")
+    assert main(["quality", str(root), "--config", str(cfg)]) == 1
+    out = capsys.readouterr().out
+    assert "frozen_camera" not in out and "black_camera [frames 30-44]" in out
+
+
+def test_quality_unreadable_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["quality", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "Traceback" not in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("idle: [1, 2]\n")
+    assert main(["quality", str(tmp_path), "--config", str(bad)]) == 2
+
+
+def test_filter_by_expression_and_selection(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+    assert main(["filter", str(root), "--out", str(tmp_path / "f"), "--where", "quality.errors == 0"]) == 2
+    assert "run `robopipe quality` first" in capsys.readouterr().err
+    main(["quality", str(root)])
+    before = sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+    where = "quality.level != 'error' and quality.idle_fraction < 0.5"
+    assert main(["filter", str(root), "--out", str(tmp_path / "f"), "--where", where]) == 0
+    kept = DatasetReader(tmp_path / "f")
+    assert kept.num_episodes == len(CLEAN) + 1  # clean ones and the spike (warning only)
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == before  # input untouched
+    assert main(["filter", str(root), "--out", str(tmp_path / "c"), "--where", "quality.level == None"]) == 0
+    assert main(["quality", str(tmp_path / "c")]) == 0  # only clean episodes left
+    assert main(["quality", str(tmp_path / "f"), "--strict"]) == 1  # the spike is a warning
+    sel = tmp_path / "sel.json"
+    sel.write_text(json.dumps({"episodes": [0, 7]}))
+    assert main(["filter", str(root), "--out", str(tmp_path / "g"), "--selection", str(sel)]) == 0
+    assert DatasetReader(tmp_path / "g").num_episodes == 2
+    assert main(["filter", str(root), "--out", str(tmp_path / "h"), "--where", "__import__('os')"]) == 2
+    assert main(["filter", str(root), "--out", str(tmp_path / "h"), "--where", "nosuch > 1"]) == 2
+    assert "unknown name" in capsys.readouterr().err
+    assert not (tmp_path / "h").exists()
