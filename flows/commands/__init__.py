@@ -11,6 +11,7 @@ COMMAND_MODULES = (
     "flows.commands.quality",  # quality, view, filter
     "flows.commands.edit",  # merge, delete-episodes, split, remove-feature, rename-feature, set-task
     "flows.commands.convert",  # convert rlds|hdf5|folder|v21
+    "flows.commands.convert_logs",  # convert ros|mcap|zarr
     "flows.commands.publish",  # publish, history, download
     "flows.commands.hardware",  # find-port, calibrate
     "flows.commands.record",  # find-cameras, record, replay

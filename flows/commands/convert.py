@@ -14,14 +14,15 @@ from typing import Annotated, Any, Literal
 from cyclopts import App, Parameter
 
 convert_app = App(
-    name="convert", help="Convert RLDS / HDF5 / folders / a Python hook / LeRobot v2.1 to v3.0."
+    name="convert",
+    help="Convert RLDS / HDF5 / folders / ROS bags / MCAP / Zarr / a Python hook / LeRobot v2.1 to v3.0.",
 )
 
 Codec = Literal["libsvtav1", "h264", "hevc"]
 
 
 def _run(
-    kind: Literal["rlds", "hdf5", "folder", "hook"],
+    kind: Literal["rlds", "hdf5", "folder", "hook", "ros", "mcap", "zarr"],
     src: str,
     out: Path | None,
     mapping: str | None,

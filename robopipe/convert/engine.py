@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from robopipe.convert.apply import map_episode, output_features
 from robopipe.convert.infer import infer_mapping
 from robopipe.convert.mapping import ConversionMapping, load_mapping
-from robopipe.convert.source import EpisodeFailure, SourceSpec, open_reader
+from robopipe.convert.source import RESAMPLING_KINDS, EpisodeFailure, SourceSpec, open_reader
 from robopipe.errors import ConversionError, DatasetExistsError, RobopipeError
 from robopipe.format.atomic import atomic_write_text
 
@@ -161,11 +161,29 @@ def parse_range(text: str | None, total: int | None) -> tuple[int, int | None]:
     return start, stop
 
 
+def bind_source(source: SourceSpec, mapping: ConversionMapping | None, fps: int | None = None) -> SourceSpec:
+    """The source spec with the mapping's ``source:`` reader options under its own options; a resampling
+    reader (ROS/MCAP) also gets the plan's fps and the keys the mapping reads."""
+    if mapping is None or (not mapping.source and (fps is None or source.kind not in RESAMPLING_KINDS)):
+        return source
+    options = {**mapping.source, **source.options}
+    if fps is not None and source.kind in RESAMPLING_KINDS:
+        options["fps"] = fps
+        options["keys"] = sorted({k for _, k in mapping.referenced_keys()})
+    return source.model_copy(update={"options": options})
+
+
 def resolve_mapping(request: ConvertRequest) -> tuple[ConversionMapping, Any]:
     """The mapping to use (given or inferred), checked against the source; returns (mapping, description)."""
-    reader = open_reader(request.source)
+    given = load_mapping(request.mapping) if request.mapping else None
+    reader = open_reader(bind_source(request.source, given))
     desc = reader.describe()
-    mapping = load_mapping(request.mapping) if request.mapping else infer_mapping(desc)
+    if given is not None:
+        mapping = given
+    elif hasattr(reader, "infer_mapping"):  # formats with their own conventions (ROS topics, Zarr keys)
+        mapping = reader.infer_mapping()
+    else:
+        mapping = infer_mapping(desc)
     mapping.check(desc)
     return mapping, desc
 
@@ -174,6 +192,7 @@ def plan_conversion(request: ConvertRequest) -> ConversionPlan:
     """Resolve the mapping, fps, features and shards; fails before any work if the mapping does not fit."""
     mapping, desc = resolve_mapping(request)
     fps = mapping.resolve_fps(request.fps)
+    request = request.model_copy(update={"source": bind_source(request.source, mapping, fps)})
     features = output_features(mapping, desc)
     start, stop = parse_range(request.episodes, desc.num_episodes)
     if stop is None:
@@ -287,7 +306,7 @@ def convert_shard(plan: ConversionPlan, index: int) -> ShardResult:
             # An error of that earlier commit propagates: the shard fails and is redone on the next run.
             writer.wait()
             try:
-                meta = {"source_episode_index": item.index, **mapped.metadata}
+                meta = {"source_episode_index": item.index, **item.provenance, **mapped.metadata}
                 writer.add_episode(mapped.columns, mapped.tasks, metadata=meta, wait=False)
             except (RobopipeError, ValueError, KeyError, OSError) as exc:
                 writer.clear_episode()

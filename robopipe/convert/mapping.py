@@ -115,6 +115,11 @@ class ConversionMapping(BaseModel):
     drop_first_steps: int = Field(default=0, ge=0, description="drop this many steps at the start")
     drop_last_steps: int = Field(default=0, ge=0, description="drop this many steps at the end")
     use_videos: bool = Field(default=True, description="cameras as video (True) or PNG image features")
+    source: dict[str, Any] = Field(
+        default_factory=dict,
+        description="reader options of the source format (ROS/MCAP: episode cutting, time alignment; "
+        "see robopipe.convert.logs.LogOptions); options given on the command line win",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -75,6 +75,8 @@ class SourceEpisode:
     source: str
     steps: dict[str, np.ndarray]
     metadata: dict[str, Any] = field(default_factory=dict)
+    # written to the episode metadata whatever the mapping says (e.g. a log's measured alignment skew)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_steps(self) -> int:
@@ -95,8 +97,12 @@ class SourceSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: str = Field(description="source format: rlds, hdf5, folder, hook (or a registered reader)")
-    path: str = Field(description="source path (RLDS dir, HDF5 file/dir, folder) or 'module:function' hook")
+    kind: str = Field(
+        description="source format: rlds, hdf5, folder, hook, ros, mcap, zarr (or a registered reader)"
+    )
+    path: str = Field(
+        description="source path (RLDS dir, HDF5 file/dir, folder, bag, MCAP, Zarr store) or 'module:function' hook"
+    )
     split: str | None = Field(default=None, description="RLDS split(s) to read, e.g. 'train' (default: all)")
     options: dict[str, Any] = Field(default_factory=dict, description="format-specific options")
 
@@ -134,7 +140,13 @@ READERS: dict[str, str] = {
     "hdf5": "robopipe.convert.hdf5:open_hdf5",
     "folder": "robopipe.convert.folder:open_folder",
     "hook": "robopipe.convert.folder:open_hook",
+    "ros": "robopipe.convert.ros:open_ros",
+    "mcap": "robopipe.convert.mcap_source:open_mcap",
+    "zarr": "robopipe.convert.zarr_source:open_zarr",
 }
+
+#: Readers that resample onto the output fps grid: the plan gives them its fps and the keys the mapping uses.
+RESAMPLING_KINDS = frozenset({"ros", "mcap"})
 
 
 def register_reader(kind: str, factory: str) -> None:
