@@ -140,4 +140,5 @@ def filter_(
 def register(app: App) -> None:
     """Add ``quality``, ``view`` and ``filter`` to the root CLI."""
     app.command(quality)
+    app.command(view)
     app.command(filter_, name="filter")
