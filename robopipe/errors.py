@@ -55,6 +55,14 @@ class FrameError(FormatError):
     """A frame or episode given to the writer has a wrong key, shape or dtype."""
 
 
+class UnsafePathError(FormatError):
+    """A path taken from data or arguments (template, index, key, split name, output root) would leave its root."""
+
+
+class PathTemplateError(UnsafePathError):
+    """A ``data_path``/``video_path`` template does not parse or names a placeholder LeRobot does not pass."""
+
+
 class DatasetExistsError(RobopipeError, FileExistsError):
     """Refusing to overwrite an existing dataset root."""
 

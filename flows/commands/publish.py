@@ -49,6 +49,7 @@ def publish(
     dry_run: bool = False,
     license: str = "apache-2.0",
     as_json: Annotated[bool, Parameter(name="--json")] = False,
+    follow_symlinks: bool = False,
 ) -> int:
     """Publish a finished dataset as a versioned snapshot (resumable; only missing files are sent).
 
@@ -81,6 +82,8 @@ def publish(
         License written into the dataset card.
     as_json
         Print the result as JSON.
+    follow_symlinks
+        Upload the targets of symlinks that lead outside the dataset (refused otherwise).
     """
     from robopipe.publish import PublishRequest
     from robopipe.publish import publish as run
@@ -98,6 +101,7 @@ def publish(
         endpoint=endpoint,
         dry_run=dry_run,
         license=license,
+        follow_symlinks=follow_symlinks,
     )
     result = run(request)
     if as_json:

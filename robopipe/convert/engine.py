@@ -25,6 +25,7 @@ from robopipe.convert.infer import infer_mapping
 from robopipe.convert.mapping import ConversionMapping, load_mapping
 from robopipe.convert.source import RESAMPLING_KINDS, EpisodeFailure, SourceSpec, open_reader
 from robopipe.errors import ConversionError, DatasetExistsError, RobopipeError
+from robopipe.format import safepath
 from robopipe.format.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -190,6 +191,8 @@ def resolve_mapping(request: ConvertRequest) -> tuple[ConversionMapping, Any]:
 
 def plan_conversion(request: ConvertRequest) -> ConversionPlan:
     """Resolve the mapping, fps, features and shards; fails before any work if the mapping does not fit."""
+    if request.source.kind != "hook":  # a hook's path is 'module:function', not a folder
+        safepath.check_disjoint(request.out, [Path(request.source.path)], "convert output")
     mapping, desc = resolve_mapping(request)
     fps = mapping.resolve_fps(request.fps)
     request = request.model_copy(update={"source": bind_source(request.source, mapping, fps)})

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from robopipe.convert.assemble import DatasetAssembler, VideoSpan, probe_frames
 from robopipe.errors import ConversionError, CorruptFileError
-from robopipe.format import layout
+from robopipe.format import layout, safepath
 from robopipe.format.features import FeatureSpec, parse_features
 from robopipe.format.info import DatasetInfo
 from robopipe.format.reader import column_to_numpy
@@ -104,9 +104,15 @@ def _video_stats(path: Path, start_s: float, n: int) -> dict[str, np.ndarray]:
     return acc.result()
 
 
+def _source_path(src: Path, template: str, keys: frozenset[str], what: str, **values: object) -> Path:
+    """A v2.1 template formatted and confined to the source root (the same rule as v3.0 templates)."""
+    return safepath.inside(src, safepath.format_path(template, keys, f"{src}: {what}", **values), what)
+
+
 def convert_v21(request: V21ConvertRequest) -> DatasetInfo:
     """Port ``request.src`` (v2.1) to ``request.out`` (v3.0); the source is only read."""
     src = Path(request.src)
+    safepath.check_disjoint(request.out, [src], "convert output")
     info = load_v21_info(src)
     feats = v21_features(info)
     fps = int(info["fps"])
@@ -134,7 +140,9 @@ def convert_v21(request: V21ConvertRequest) -> DatasetInfo:
     for ep in episodes:
         e = int(ep["episode_index"])
         chunk = e // chunks_size
-        dpath = src / data_tpl.format(episode_chunk=chunk, episode_index=e)
+        dpath = _source_path(
+            src, data_tpl, safepath.V21_DATA_KEYS, "data_path", episode_chunk=chunk, episode_index=e
+        )
         try:
             table = pq.read_table(dpath)
         except (OSError, ValueError) as exc:
@@ -148,7 +156,15 @@ def convert_v21(request: V21ConvertRequest) -> DatasetInfo:
             raise ConversionError(f"{dpath}: task_index {exc} not in meta/tasks.jsonl") from exc
         spans = {}
         for k in vkeys:
-            vpath = src / video_tpl.format(episode_chunk=chunk, video_key=k, episode_index=e)
+            vpath = _source_path(
+                src,
+                video_tpl,
+                safepath.V21_VIDEO_KEYS,
+                "video_path",
+                episode_chunk=chunk,
+                video_key=k,
+                episode_index=e,
+            )
             if not vpath.is_file():
                 raise ConversionError(f"{src}: episode {e}: missing video {vpath.relative_to(src)}")
             spans[k] = VideoSpan(vpath, 0, n, float(vpath.stat().st_size))

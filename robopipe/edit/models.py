@@ -11,7 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from robopipe.errors import ConfigError
+from robopipe.errors import ConfigError, UnsafePathError
+from robopipe.format import safepath
 
 EditOperation = Literal["delete-episodes", "split", "remove-feature", "rename-feature", "set-task"]
 
@@ -56,6 +57,7 @@ def parse_splits(text: str) -> dict[str, float | list[int]]:
             current = name.strip()
             if not current or current in out:
                 raise ConfigError(f"--splits {text!r}: empty or repeated split name {current!r}")
+            safepath.check_component(current, "split name")
             value = value.strip()
             if re.fullmatch(r"\d*\.\d*", value) and value != ".":  # a fraction has a dot: 0.8, 1.0
                 out[current] = float(value)
@@ -98,11 +100,15 @@ class MergeRequest(_Base):
     limits: SizeLimits = Field(default_factory=SizeLimits, description="output file size limits")
     workers: int = Field(default=1, ge=1, description="parallel workers (Dask when > 1)")
 
+    @field_validator("rename")
+    @classmethod
+    def _safe_renames(cls, v: dict[str, str]) -> dict[str, str]:
+        safepath.check_names(v.values(), "new feature name")
+        return v
+
     @model_validator(mode="after")
     def _distinct(self) -> MergeRequest:
-        resolved = [p.resolve() for p in self.roots]
-        if self.out.resolve() in resolved:
-            raise ValueError(f"output {self.out} is also an input; write the merge to a new root")
+        safepath.check_disjoint(self.out, self.roots, "merge output")
         return self
 
 
@@ -133,6 +139,32 @@ class EditRequest(_Base):
         if v is not None and any(e < 0 for e in v):
             raise ValueError(f"episode indices must be >= 0, got {v}")
         return v
+
+    @field_validator("splits")
+    @classmethod
+    def _safe_split_names(cls, v: dict[str, float | list[int]] | None) -> dict[str, float | list[int]] | None:
+        safepath.check_names(v or {}, "split name")
+        return v
+
+    @field_validator("rename")
+    @classmethod
+    def _safe_renames(cls, v: dict[str, str]) -> dict[str, str]:
+        safepath.check_names(v.values(), "new feature name")
+        return v
+
+    @model_validator(mode="after")
+    def _outputs_apart(self) -> EditRequest:
+        if self.out is None:
+            return self
+        if self.operation == "split":
+            # <out>/<name> per split: the folder may hold the input beside the splits, never inside them
+            for name in self.splits or {}:
+                safepath.check_disjoint(self.out / name, [self.root], f"split output {name!r}")
+            if Path(self.out).resolve().is_relative_to(Path(self.root).resolve()):
+                raise UnsafePathError(f"--out-dir {self.out} is inside the input {self.root}")
+        else:
+            safepath.check_disjoint(self.out, [self.root], f"{self.operation} output")
+        return self
 
     @model_validator(mode="after")
     def _check(self) -> EditRequest:

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from robopipe import stats as rstats
 from robopipe.errors import CorruptFileError, FormatError
-from robopipe.format import layout
+from robopipe.format import layout, safepath
 from robopipe.format.episodes import video_columns
 from robopipe.format.info import DatasetInfo, load_info
 from robopipe.format.tasks import load_tasks
@@ -75,6 +75,19 @@ def _read_episodes(root: Path) -> pa.Table:
     return table.drop_columns(drop)
 
 
+def _indices(root: Path, table: pa.Table, name: str) -> np.ndarray:
+    """An index column as int64, refusing nulls and values outside ``0..MAX_INDEX``."""
+    col = table[name]
+    if col.null_count or not (pa.types.is_integer(col.type)):
+        raise FormatError(
+            f"{root}: meta/episodes column {name!r} must hold integers without nulls ({col.type})"
+        )
+    arr = col.to_numpy().astype(np.int64)
+    if arr.size and (arr.min() < 0 or arr.max() > safepath.MAX_INDEX):
+        raise FormatError(f"{root}: meta/episodes column {name!r} has values outside 0..{safepath.MAX_INDEX}")
+    return arr
+
+
 def _index_stream(
     root: Path,
     table: pa.Table,
@@ -86,8 +99,8 @@ def _index_stream(
     fmt: dict[str, str],
 ) -> FileIndex:
     """Vectorised: group episodes by (chunk, file), row offsets by cumulative lengths (or video start frames)."""
-    chunk = table[chunk_col].to_numpy().astype(np.int64)
-    file = table[file_col].to_numpy().astype(np.int64)
+    chunk = _indices(root, table, chunk_col)
+    file = _indices(root, table, file_col)
     key = chunk * 1_000_000 + file
     uniq, inv = np.unique(key, return_inverse=True)
     frames = np.bincount(inv, weights=lengths, minlength=len(uniq)).astype(np.int64)
@@ -108,8 +121,7 @@ def _index_stream(
         np.maximum.at(ends, inv, start + lengths)
         frames = ends
     paths = [
-        str(root / template.format(chunk_index=int(k // 1_000_000), file_index=int(k % 1_000_000), **fmt))
-        for k in uniq
+        str(safepath.inside(root, _rel(template, int(k // 1_000_000), int(k % 1_000_000), fmt))) for k in uniq
     ]
     sizes = np.zeros(len(paths), dtype=np.int64)
     for i, p in enumerate(paths):
@@ -118,6 +130,12 @@ def _index_stream(
         except OSError as exc:
             raise FormatError(f"{root}: {p} is referenced by meta/episodes but missing ({exc})") from exc
     return FileIndex(paths, inv.astype(np.int64), offset.astype(np.int64), frames, sizes)
+
+
+def _rel(template: str, chunk: int, file: int, fmt: dict[str, str]) -> str:
+    if "video_key" in fmt:
+        return layout.video_path(fmt["video_key"], chunk, file, template)
+    return layout.data_path(chunk, file, template)
 
 
 def load_source(root: str | Path) -> Source:

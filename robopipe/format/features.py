@@ -14,9 +14,16 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from robopipe.errors import FormatError
+from robopipe.format import safepath
 
 VISUAL_DTYPES = frozenset({"image", "video"})
 NON_NUMERIC_DTYPES = frozenset({"image", "video", "string"})
+NUMERIC_KINDS = frozenset("biuf")  # numpy kinds of bool, int, uint and float dtypes
+# Bounds on what info.json may declare per frame (an 8K RGB frame is 100M values; a bounded rank keeps
+# nested list types small). Readers still check shapes against the bytes actually present.
+MAX_RANK = 8
+MAX_FEATURES = 4096
+MAX_FRAME_ELEMENTS = 1 << 27
 
 
 class FeatureSpec(BaseModel):
@@ -35,11 +42,29 @@ class FeatureSpec(BaseModel):
         if v in NON_NUMERIC_DTYPES:
             return v
         try:
-            np.dtype(v)
-        except TypeError as exc:
+            kind = np.dtype(v).kind
+        except (TypeError, ValueError, SyntaxError) as exc:
             raise ValueError(
                 f"unknown dtype {v!r}: expected a numpy dtype, 'string', 'image' or 'video'"
             ) from exc
+        if kind not in NUMERIC_KINDS:
+            raise ValueError(
+                f"unsupported dtype {v!r}: expected bool, int, uint or float, 'string', 'image' or 'video'"
+            )
+        return v
+
+    @field_validator("shape")
+    @classmethod
+    def _bounded_shape(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if len(v) > MAX_RANK:
+            raise ValueError(f"shape {list(v)} has {len(v)} dimensions (at most {MAX_RANK})")
+        size = 1
+        for d in v:
+            if d < 0:
+                raise ValueError(f"shape {list(v)} has a negative dimension")
+            size *= d
+            if size > MAX_FRAME_ELEMENTS:
+                raise ValueError(f"shape {list(v)} holds over {MAX_FRAME_ELEMENTS} values per frame")
         return v
 
     @property
@@ -94,13 +119,19 @@ DEFAULT_FEATURES: dict[str, FeatureSpec] = {
 
 
 def validate_feature_key(key: str) -> None:
-    """Raise :class:`FormatError` for keys LeRobot refuses (``/`` is used by column flattening)."""
-    if not key or "/" in key:
+    """Raise :class:`FormatError` for keys LeRobot refuses (``/`` is used by column flattening) and keys
+    that are unsafe as a folder name (video keys name ``videos/<key>/``)."""
+    if not isinstance(key, str) or not key or "/" in key:
         raise FormatError(f"feature key {key!r} is invalid: keys must be non-empty and must not contain '/'")
+    safepath.check_component(key, "feature key")
 
 
 def parse_features(raw: Mapping[str, Any]) -> dict[str, FeatureSpec]:
     """Typed features from a JSON mapping; raises :class:`FormatError` naming the bad key."""
+    if not isinstance(raw, Mapping):
+        raise FormatError(f"features must be a mapping of key -> spec, got {type(raw).__name__}")
+    if len(raw) > MAX_FEATURES:
+        raise FormatError(f"{len(raw)} features declared (at most {MAX_FEATURES})")
     out: dict[str, FeatureSpec] = {}
     for key, spec in raw.items():
         validate_feature_key(key)

@@ -14,9 +14,21 @@ from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from robopipe.errors import CorruptFileError, DatasetNotFoundError, FormatError, UnsupportedVersionError
-from robopipe.format import layout
+from robopipe.format import layout, safepath
 from robopipe.format.atomic import atomic_write_text
 from robopipe.format.features import FeatureSpec, parse_features
+
+MAX_FPS = 100_000  # bounds fps (LeRobot datasets run at 5..1000)
+MAX_TOTAL = 10**12  # bounds declared totals (checked against the rows present where they are used)
+
+
+def one_line(exc: ValidationError) -> str:
+    """A pydantic error as one line: ``field: message; field: message``."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "value"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
 
 
 class DatasetInfo(BaseModel):
@@ -26,13 +38,13 @@ class DatasetInfo(BaseModel):
 
     codebase_version: str = layout.CODEBASE_VERSION
     robot_type: str | None = None
-    total_episodes: int = 0
-    total_frames: int = 0
-    total_tasks: int = 0
+    total_episodes: int = Field(default=0, ge=0, le=MAX_TOTAL)
+    total_frames: int = Field(default=0, ge=0, le=MAX_TOTAL)
+    total_tasks: int = Field(default=0, ge=0, le=MAX_TOTAL)
     chunks_size: int = Field(default=layout.DEFAULT_CHUNK_SIZE, gt=0)
     data_files_size_in_mb: float = Field(default=layout.DEFAULT_DATA_FILE_SIZE_IN_MB, gt=0)
     video_files_size_in_mb: float = Field(default=layout.DEFAULT_VIDEO_FILE_SIZE_IN_MB, gt=0)
-    fps: int = Field(gt=0)
+    fps: int = Field(gt=0, le=MAX_FPS)
     splits: dict[str, str] = Field(default_factory=dict)
     data_path: str = layout.DEFAULT_DATA_PATH
     video_path: str | None = layout.DEFAULT_VIDEO_PATH
@@ -42,6 +54,19 @@ class DatasetInfo(BaseModel):
     @classmethod
     def _parse_features(cls, v: Any) -> dict[str, FeatureSpec]:
         return parse_features(v)
+
+    @field_validator("data_path")
+    @classmethod
+    def _safe_data_path(cls, v: str) -> str:
+        safepath.check_template(v, safepath.V30_DATA_KEYS, "data_path")
+        return v
+
+    @field_validator("video_path")
+    @classmethod
+    def _safe_video_path(cls, v: str | None) -> str | None:
+        if v is not None:
+            safepath.check_template(v, safepath.V30_VIDEO_KEYS, "video_path")
+        return v
 
     @field_validator("fps", mode="before")
     @classmethod
@@ -76,6 +101,18 @@ def _num(x: float) -> int | float:
     return int(x) if float(x).is_integer() else x
 
 
+MAX_JSON_BYTES = 64 << 20  # info.json / stats.json of real datasets are a few hundred kB
+
+
+def read_json_bounded(path: Path, limit: int | None = None) -> Any:
+    """``json.loads`` of a metadata file, refusing files over ``limit`` bytes before reading them."""
+    limit = MAX_JSON_BYTES if limit is None else limit
+    size = path.stat().st_size
+    if size > limit:
+        raise ValueError(f"{size} bytes, over the {limit >> 20} MB limit for a metadata file")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def check_version(version: str, where: str) -> None:
     """Accept v3.x; explain how to convert older datasets."""
     try:
@@ -101,8 +138,8 @@ def load_info(root: Path) -> DatasetInfo:
     if not path.is_file():
         raise DatasetNotFoundError(f"{root}: not a LeRobot dataset (missing {layout.INFO_PATH})")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        raw = read_json_bounded(path)
+    except (OSError, ValueError, RecursionError) as exc:
         raise CorruptFileError(f"{path}: unreadable JSON: {exc}") from exc
     if not isinstance(raw, dict):
         raise CorruptFileError(f"{path}: expected a JSON object, got {type(raw).__name__}")
@@ -110,7 +147,7 @@ def load_info(root: Path) -> DatasetInfo:
     try:
         return DatasetInfo.model_validate(raw)
     except ValidationError as exc:
-        raise FormatError(f"{path}: invalid info.json: {exc}") from exc
+        raise FormatError(f"{path}: invalid info.json: {one_line(exc)}") from exc
 
 
 def write_info(root: Path, info: DatasetInfo) -> None:

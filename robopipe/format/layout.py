@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from robopipe.format import safepath
+
 CODEBASE_VERSION = "v3.0"
 DEFAULT_CHUNK_SIZE = 1000  # max files per chunk directory
 DEFAULT_DATA_FILE_SIZE_IN_MB = 100
@@ -49,13 +51,22 @@ def next_chunk_file(chunk_index: int, file_index: int, chunks_size: int) -> tupl
 
 
 def data_path(chunk_index: int, file_index: int, template: str = DEFAULT_DATA_PATH) -> str:
-    """Relative path of a data parquet file."""
-    return template.format(chunk_index=chunk_index, file_index=file_index)
+    """Relative path of a data parquet file (template and indices checked by :mod:`safepath`)."""
+    return safepath.format_path(
+        template, safepath.V30_DATA_KEYS, "data_path", chunk_index=chunk_index, file_index=file_index
+    )
 
 
 def video_path(video_key: str, chunk_index: int, file_index: int, template: str = DEFAULT_VIDEO_PATH) -> str:
-    """Relative path of one video key's mp4 file."""
-    return template.format(video_key=video_key, chunk_index=chunk_index, file_index=file_index)
+    """Relative path of one video key's mp4 file (template, key and indices checked by :mod:`safepath`)."""
+    return safepath.format_path(
+        template,
+        safepath.V30_VIDEO_KEYS,
+        "video_path",
+        video_key=video_key,
+        chunk_index=chunk_index,
+        file_index=file_index,
+    )
 
 
 def episodes_path(chunk_index: int, file_index: int) -> str:

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from robopipe.errors import CorruptFileError, FormatError
-from robopipe.format import layout
+from robopipe.format import layout, safepath
 from robopipe.format.episodes import load_episodes, stats_from_row, video_columns
 from robopipe.format.features import FeatureSpec
 from robopipe.format.info import DatasetInfo, load_info
@@ -119,9 +119,8 @@ class DatasetReader:
 
     def data_file_of(self, episode_index: int) -> Path:
         ep = self._episode(episode_index)
-        return self.root / layout.data_path(
-            int(ep["data/chunk_index"]), int(ep["data/file_index"]), self.info.data_path
-        )
+        rel = layout.data_path(ep["data/chunk_index"], ep["data/file_index"], self.info.data_path)
+        return safepath.inside(self.root, rel, "data file")
 
     def read_episode(self, episode_index: int, columns: Sequence[str] | None = None) -> pa.Table:
         """All rows of one episode, reading only the row groups that hold it."""
@@ -190,7 +189,9 @@ class DatasetReader:
         ep = self._episode(episode_index)
         c_chunk, c_file, c_from, c_to = video_columns(key)
         template = self.info.video_path or layout.DEFAULT_VIDEO_PATH
-        path = self.root / layout.video_path(key, int(ep[c_chunk]), int(ep[c_file]), template)
+        path = safepath.inside(
+            self.root, layout.video_path(key, ep[c_chunk], ep[c_file], template), "video file"
+        )
         to_ts = (
             float(ep[c_to])
             if c_to in ep and not pd.isna(ep[c_to])

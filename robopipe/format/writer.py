@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from robopipe import stats as rstats
 from robopipe.errors import DatasetExistsError, FormatError, FrameError, SchemaMismatchError
-from robopipe.format import layout
+from robopipe.format import layout, safepath
 from robopipe.format.atomic import atomic_write_text, remove_stale_tmp_files
 from robopipe.format.episodes import flatten_stats, load_episodes, video_columns, write_episodes_file
 from robopipe.format.features import FeatureSpec, parse_features, validate_feature_key, with_default_features
@@ -85,7 +85,7 @@ class DatasetWriter:
         self._pending: list[_Staged] = []
         next_data, next_videos, self._next_meta = self._next_file_indices()
         self._data = RollingFiles(
-            lambda c, f: self.root / layout.data_path(c, f, self.info.data_path),
+            lambda c, f: safepath.inside(self.root, layout.data_path(c, f, self.info.data_path)),
             info.chunks_size,
             info.data_files_size_in_mb * MB,
             next_data,
@@ -94,7 +94,9 @@ class DatasetWriter:
         video_template = info.video_path or layout.DEFAULT_VIDEO_PATH
         self._videos = {
             key: RollingFiles(
-                lambda c, f, key=key: self.root / layout.video_path(key, c, f, video_template),  # type: ignore[misc]
+                lambda c, f, key=key: safepath.inside(
+                    self.root, layout.video_path(key, c, f, video_template)
+                ),  # type: ignore[misc]
                 info.chunks_size,
                 info.video_files_size_in_mb * MB,
                 nxt,

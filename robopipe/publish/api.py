@@ -137,9 +137,9 @@ def _message(request: PublishRequest, part: int, parts: int) -> str:
     return f"{base} (part {part}/{parts})" if parts > 1 else base
 
 
-def _load_files(root: Path) -> list[LocalFile]:
+def _load_files(root: Path, follow_symlinks: bool = False) -> list[LocalFile]:
     load_info(root)  # fail early with a clear message on a non-dataset
-    return [hash_file(root, rel) for rel in list_dataset_files(root)]
+    return [hash_file(root, rel) for rel in list_dataset_files(root, follow_symlinks=follow_symlinks)]
 
 
 def publish(
@@ -161,7 +161,7 @@ def publish(
     target = resolve_target(request, token)
     with secret_scope(token):
         root = Path(request.root)
-        files = _load_files(root)
+        files = _load_files(root, request.follow_symlinks)
         card = render_card(
             root, request.repo_id, license=request.license, tags=request.card_tags, version=request.tag
         ).encode()

@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from robopipe.errors import UnsafePathError
+from robopipe.format import safepath
 from robopipe.format.layout import IMAGES_DIR
 
 CARD_PATH = "README.md"
@@ -44,11 +46,22 @@ def is_published_path(rel: str) -> bool:
     return not any(p.startswith(".") for p in parts)
 
 
-def list_dataset_files(root: Path) -> list[str]:
-    """Sorted repo paths of every publishable file under ``root`` (symlinks to files are followed)."""
+def list_dataset_files(root: Path, *, follow_symlinks: bool = False) -> list[str]:
+    """Sorted repo paths of every publishable file under ``root``.
+
+    Symlinks are listed under their own path; one whose target lies outside ``root`` is refused with
+    :class:`UnsafePathError` unless ``follow_symlinks`` (then its target's bytes are published).
+    Symlinked folders are walked once (loops are cut).
+    """
     root = Path(root)
     out: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
         rel_dir = Path(dirpath).relative_to(root).as_posix()
         prefix = "" if rel_dir == "." else rel_dir + "/"
         dirnames[:] = sorted(d for d in dirnames if is_published_path(prefix + d))
@@ -56,6 +69,14 @@ def list_dataset_files(root: Path) -> list[str]:
             rel = prefix + name
             if is_published_path(rel) and (Path(dirpath) / name).is_file():
                 out.append(rel)
+    escaping = safepath.escaping_symlinks(root, out)
+    if escaping and not follow_symlinks:
+        shown = ", ".join(escaping[:5]) + (f" (+{len(escaping) - 5} more)" if len(escaping) > 5 else "")
+        raise UnsafePathError(
+            f"{root}: {len(escaping)} file(s) are symlinks leading outside the dataset: {shown}. "
+            f"Refusing to publish them; replace them with real files, or pass --follow-symlinks to upload "
+            f"their targets."
+        )
     return sorted(out)
 
 

@@ -73,6 +73,10 @@ class PublishRequest(TargetOptions):
     private: bool = Field(default=False, description="create the Hub repository as private")
     branch: str = Field(default="main", description="branch to commit to (created from main if missing)")
     dry_run: bool = Field(default=False, description="plan only: list what would be sent, change nothing")
+    follow_symlinks: bool = Field(
+        default=False,
+        description="upload the targets of symlinks that lead outside the dataset (else refused)",
+    )
     license: str = Field(default="apache-2.0", description="license in the dataset card")
     card_tags: tuple[str, ...] = Field(default=(), description="extra card tags (LeRobot is always added)")
     commit_message: str | None = Field(default=None, description="commit title (default: generated)")

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
+from robopipe.format import layout, safepath
 from robopipe.format.video import decode_frames
 from robopipe.validate.context import DatasetContext
 
@@ -67,9 +68,7 @@ def _video_frame(ctx: DatasetContext, key: str, row: int, frame: int) -> np.ndar
     t0 = ctx.episode_column(f"videos/{key}/from_timestamp")
     if chunk is None or file is None or t0 is None:
         raise ValueError("episodes metadata lacks the video columns")
-    path = ctx.root / ctx.info.video_path.format(
-        video_key=key, chunk_index=int(chunk[row]), file_index=int(file[row])
-    )
+    path = safepath.inside(ctx.root, layout.video_path(key, chunk[row], file[row], ctx.info.video_path))
     t = round((float(t0[row]) + frame / ctx.info.fps) * ctx.info.fps) / ctx.info.fps
     frames: np.ndarray = decode_frames(path, [t])
     return frames[0]
@@ -81,7 +80,7 @@ def _image_frame(ctx: DatasetContext, key: str, row: int, frame: int) -> np.ndar
     file = ctx.episode_column("data/file_index")
     if ctx.info is None or start is None or chunk is None or file is None:
         raise ValueError("episodes metadata lacks the data location columns")
-    path = ctx.root / ctx.info.data_path.format(chunk_index=int(chunk[row]), file_index=int(file[row]))
+    path = safepath.inside(ctx.root, layout.data_path(chunk[row], file[row], ctx.info.data_path))
     table = pq.read_table(path, columns=[key, "index"])
     idx = table.column("index").to_numpy()
     pos = np.flatnonzero(idx == int(start[row]) + frame)

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from robopipe.errors import CorruptFileError, FormatError
+from robopipe.format import safepath
 from robopipe.format.atomic import tmp_path_for
 from robopipe.format.features import FeatureSpec
 from robopipe.stats.batch import NeedsPerEpisodePath, file_numeric_stats
@@ -100,7 +101,7 @@ def _png(cell: Any) -> np.ndarray:
 def _data_unit(
     root: Path, unit: Unit, features: Mapping[str, FeatureSpec], images: bool, on_nonfinite: OnNonFinite
 ) -> _Staged:
-    path = root / unit.path
+    path = safepath.inside(root, unit.path, f"{unit.kind} file")
     numeric = [k for k, f in features.items() if f.is_numeric]
     image_cols = [k for k, f in features.items() if f.is_image] if images else []
     try:
@@ -177,7 +178,7 @@ def _stack_rows(rows: Sequence[Mapping[str, Mapping[str, np.ndarray]]]) -> dict[
 
 
 def _video_unit(root: Path, unit: Unit, fps: int) -> _Staged:
-    path = root / unit.path
+    path = safepath.inside(root, unit.path, f"{unit.kind} file")
     key = unit.key or ""
     spans = sorted(unit.episodes, key=lambda e: e.from_ts)
     accs = {e.index: ImageStatsAccumulator.presampled(e.length, 3) for e in spans}

@@ -19,8 +19,14 @@ import pyarrow.parquet as pq
 from packaging.version import InvalidVersion, Version
 from pydantic import ValidationError
 
-from robopipe.errors import CorruptFileError, DatasetNotFoundError, FormatError
-from robopipe.format import layout
+from robopipe.errors import (
+    CorruptFileError,
+    DatasetNotFoundError,
+    FormatError,
+    PathTemplateError,
+    UnsafePathError,
+)
+from robopipe.format import layout, safepath
 from robopipe.format.features import DEFAULT_FEATURES, FeatureSpec
 from robopipe.format.info import DatasetInfo
 from robopipe.validate.findings import FindingCollector, Severity
@@ -86,11 +92,37 @@ class DatasetContext:
 
 
 def safe_format(template: str, **kwargs: object) -> str | None:
-    """``template.format(**kwargs)``, or None when the template is broken (reported by RP106)."""
+    """The checked relative path of ``template`` formatted with ``kwargs``, or None when the template
+    or a value is unusable (reported by RP106/RP109)."""
+    keys = safepath.V30_VIDEO_KEYS if "video_key" in kwargs else safepath.V30_DATA_KEYS
     try:
-        return template.format(**kwargs)
+        return safepath.format_path(template, keys, "path template", **kwargs)
     except (KeyError, IndexError, ValueError):
         return None
+
+
+def confined(ctx: DatasetContext, rel: str, out: FindingCollector, **where: Any) -> Path | None:
+    """``root/rel`` when it stays inside the root, else None after an RP109 finding."""
+    try:
+        return safepath.inside(ctx.root, rel)
+    except UnsafePathError as exc:
+        out.add("RP109", str(exc), file=rel, **where)
+        return None
+
+
+def _confined_files(root: Path, files: list[Path], out: FindingCollector) -> list[Path]:
+    """``files`` without those whose real path leaves ``root`` (each reported as RP109)."""
+    rels = [p.relative_to(root).as_posix() for p in files]
+    bad = set(safepath.escaping_symlinks(root, rels))
+    for rel in sorted(bad):
+        out.add(
+            "RP109",
+            f"{rel} resolves outside the dataset root (a symlink leaves it); it was not read",
+            file=rel,
+            expected="inside the root",
+            actual=str((root / rel).resolve()),
+        )
+    return [p for p, r in zip(files, rels, strict=True) if r not in bad]
 
 
 def load_context(root: Path, out: FindingCollector) -> DatasetContext:
@@ -107,8 +139,12 @@ def load_context(root: Path, out: FindingCollector) -> DatasetContext:
         raise CorruptFileError(f"{path}: expected a JSON object, got {type(raw).__name__}")
     ctx = DatasetContext(root=root, raw_info=raw)
     ctx.info = _typed_info(raw, out)
-    ctx.data_files = sorted(p for p in (root / layout.DATA_DIR).glob("*/*.parquet") if p.is_file())
-    ctx.episodes_files = sorted(p for p in (root / layout.EPISODES_DIR).glob("*/*.parquet") if p.is_file())
+    ctx.data_files = _confined_files(
+        root, sorted(p for p in (root / layout.DATA_DIR).glob("*/*.parquet") if p.is_file()), out
+    )
+    ctx.episodes_files = _confined_files(
+        root, sorted(p for p in (root / layout.EPISODES_DIR).glob("*/*.parquet") if p.is_file()), out
+    )
     ctx.episodes = _load_episodes(ctx, out)
     ctx.tasks = _load_tasks(ctx, out)
     ctx.stats = _load_stats(ctx, out)
@@ -147,11 +183,24 @@ def _typed_info(raw: dict[str, Any], out: FindingCollector) -> DatasetInfo | Non
                 expected=f"key {key!r}",
                 actual="missing",
             )
+    unsafe = set()
+    for key, keys in (("data_path", safepath.V30_DATA_KEYS), ("video_path", safepath.V30_VIDEO_KEYS)):
+        template = raw.get(key)
+        if template is None:
+            continue
+        try:
+            safepath.check_template(template, keys, key)
+        except UnsafePathError as exc:
+            unsafe.add(key)
+            code = "RP106" if isinstance(exc, PathTemplateError) else "RP109"
+            out.add(code, str(exc), file=where, feature=key, actual=repr(template)[:200])
     try:
         info = DatasetInfo.model_validate(raw)
     except ValidationError as exc:
         for err in exc.errors():
             loc = ".".join(str(x) for x in err["loc"])
+            if loc in unsafe:
+                continue  # reported as RP109 above
             out.add(
                 "RP101", f"info.json {loc}: {err['msg']}", file=where, actual=repr(err.get("input"))[:200]
             )

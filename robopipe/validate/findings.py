@@ -67,6 +67,13 @@ RULES: dict[str, Rule] = {
             "declare timestamp float32, frame_index/episode_index/index/task_index int64, shape [1]",
         ),
         Rule("RP108", "info-feature-names", _W, "give camera features names ['height', 'width', 'channels']"),
+        Rule(
+            "RP109",
+            "path-escape",
+            _E,
+            "keep every path inside the root: relative templates without '..', bounded {chunk_index:03d}-style "
+            "specs, safe feature keys, no symlinks leaving the dataset",
+        ),
         # meta/episodes, meta/tasks
         Rule(
             "RP201",

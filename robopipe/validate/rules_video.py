@@ -15,9 +15,9 @@ from typing import Any
 import av
 import numpy as np
 
-from robopipe.format import layout
+from robopipe.format import layout, safepath
 from robopipe.format.features import video_keys
-from robopipe.validate.context import DatasetContext, safe_format
+from robopipe.validate.context import DatasetContext, confined, safe_format
 from robopipe.validate.findings import FindingCollector
 
 log = logging.getLogger(__name__)
@@ -150,8 +150,18 @@ def check_videos(
         for i in range(len(eps)):
             groups.setdefault((int(chunk[i]), int(file[i])), []).append(i)
         for (c, f), rows in sorted(groups.items()):
-            rel = template.format(video_key=key, chunk_index=c, file_index=f)
-            path = ctx.root / rel
+            rel = safe_format(template, video_key=key, chunk_index=c, file_index=f)
+            if rel is None:
+                out.add(
+                    "RP109",
+                    f"video file index (chunk {c}, file {f}) is outside 0..{safepath.MAX_INDEX}",
+                    episode=int(eps[rows[0]]),
+                    feature=key,
+                )
+                continue
+            path = confined(ctx, rel, out, episode=int(eps[rows[0]]), feature=key)
+            if path is None:
+                continue
             if not path.is_file():
                 out.add(
                     "RP402",
