@@ -98,6 +98,12 @@ class ConversionError(RobopipeError):
     """A source dataset (RLDS, HDF5, folder, v2.1) cannot be converted."""
 
 
+class InvalidSourceError(ConversionError, ValueError):
+    """A conversion source was read and is inconsistent (e.g. replay-buffer episode ends past the data)."""
+
+    exit_code = 1
+
+
 class MappingError(ConversionError, ValueError):
     """A conversion mapping names keys the source does not have, or is otherwise invalid."""
 

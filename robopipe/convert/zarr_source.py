@@ -18,7 +18,7 @@ import numpy as np
 
 from robopipe.convert.mapping import CameraSpec, ConversionMapping, TaskSpec, VectorPart, VectorSpec
 from robopipe.convert.source import EpisodeFailure, SourceDescription, SourceEpisode, SourceField, SourceSpec
-from robopipe.errors import ConversionError, MappingError
+from robopipe.errors import ConversionError, InvalidSourceError
 
 MAX_EPISODES = 10_000_000
 _STATE = re.compile(r"(state|qpos|pos|rot|gripper|joint|eef|proprio)", re.IGNORECASE)
@@ -64,22 +64,24 @@ class ZarrReader:
         where = f"{self.path}/meta/episode_ends"
         arr = self._root["meta"]["episode_ends"]
         if arr.ndim != 1 or arr.shape[0] > MAX_EPISODES or arr.dtype.kind not in "iu":
-            raise MappingError(f"{where}: expected a 1-D integer array, got {arr.dtype} {list(arr.shape)}")
+            raise InvalidSourceError(
+                f"{where}: expected a 1-D integer array, got {arr.dtype} {list(arr.shape)}"
+            )
         ends = np.asarray(arr[:], dtype=np.int64)
         lengths = {name: int(a.shape[0]) for name, a in self._arrays.items() if a.ndim >= 1}
         if len(set(lengths.values())) > 1:
-            raise MappingError(f"{self.path}: data arrays have different lengths {lengths}")
+            raise InvalidSourceError(f"{self.path}: data arrays have different lengths {lengths}")
         total = next(iter(lengths.values()), 0)
         if len(ends) == 0:
-            raise MappingError(f"{where}: no episodes")
+            raise InvalidSourceError(f"{where}: no episodes")
         if ends[0] <= 0 or np.any(np.diff(ends) <= 0):
             bad = int(np.flatnonzero(np.diff(np.concatenate([[0], ends])) <= 0)[0])
-            raise MappingError(
+            raise InvalidSourceError(
                 f"{where}: episode ends must be strictly increasing and positive; episode {bad} ends at "
                 f"{int(ends[bad])} after {int(ends[bad - 1]) if bad else 0}"
             )
         if int(ends[-1]) != total:
-            raise MappingError(
+            raise InvalidSourceError(
                 f"{where}: the last episode ends at step {int(ends[-1])} but the data arrays hold {total} steps"
             )
         return ends

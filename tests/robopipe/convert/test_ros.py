@@ -19,9 +19,11 @@ from tests.fixtures.robot_logs import (
     NS,
     T0,
     Truth,
+    event_messages,
     joint_position,
     write_ros1,
     write_ros2,
+    write_video_mcap,
 )
 
 ENC = EncoderOptions(codec="h264", crf=0, preset="ultrafast")
@@ -138,3 +140,155 @@ def test_ros1_bag(tmp_path: Path) -> None:
     rep = _convert(tmp_path / "run.bag", tmp_path / "out", "ros", MAPPING, tmp_path)
     assert rep.episodes == 1 and not rep.failures
     _check_log_dataset(tmp_path / "out", truth)
+
+
+# --- episodes cut from one long log ------------------------------------------------------------------
+def test_long_log_cut_by_event_topic_with_task_topic(tmp_path: Path) -> None:
+    spans = [(0.2, 0.9, "pick up the cube"), (1.2, 1.8, "put it in the box")]
+    truth = write_ros2(tmp_path / "long", storage="mcap", seconds=2.0, extra=event_messages(spans))
+    rep = _convert(
+        tmp_path / "long",
+        tmp_path / "out",
+        "ros",
+        MAPPING.replace("task: {default: stack the blocks}", "task: task"),
+        tmp_path,
+        cut="event",
+        event_topic="/recording",
+        task_topic="/task",
+    )
+    assert rep.episodes == 2 and not rep.failures
+    df, eps = _data(tmp_path / "out"), _episodes(tmp_path / "out")
+    tasks = pd.read_parquet(tmp_path / "out" / "meta" / "tasks.parquet")
+    assert sorted(tasks.index if "task" not in tasks.columns else tasks["task"]) == sorted(
+        s[2] for s in spans
+    )
+    all_stamps = np.asarray(truth.joint_stamps, dtype=np.int64)
+    order = np.argsort(all_stamps, kind="stable")
+    values = joint_position(_secs(truth.joint_stamps, T0))[order]
+    for e, (a, b, _task) in enumerate(spans):
+        lo, hi = T0 + int(a * NS), T0 + int(b * NS)
+
+        def inside(stamps: list[int], logs: list[int]) -> list[int]:
+            return [s for s, lg in zip(stamps, logs) if lo <= lg < hi]
+
+        firsts = [min(inside(truth.joint_stamps, truth.joint_log))] + [
+            min(inside(truth.cam_stamps[c], truth.cam_log[c])) for c in ("front", "wrist")
+        ]
+        lasts = [max(inside(truth.joint_stamps, truth.joint_log))] + [
+            max(inside(truth.cam_stamps[c], truth.cam_log[c])) for c in ("front", "wrist")
+        ]
+        t0, t1 = max(firsts), min(lasts)
+        grid = np.arange(int(np.floor((t1 - t0) / NS * 30 + 1e-9)) + 1) / 30
+        rows = df[df["episode_index"] == e]
+        assert len(rows) == len(grid) == eps.iloc[e]["length"]
+        stamps = (all_stamps[order] - t0) / NS
+        want = np.stack([np.interp(grid, stamps, values[:, j]) for j in range(3)], axis=1).astype(np.float32)
+        np.testing.assert_allclose(np.stack(rows["observation.state"].to_numpy()), want, atol=1e-6)
+        assert eps.iloc[e]["source_start_s"] == pytest.approx(t0 / NS, abs=1e-6)
+    assert list(eps["tasks"].map(list)) == [[s[2]] for s in spans]
+
+
+def test_gap_fails_the_episode_or_is_recorded(tmp_path: Path) -> None:
+    write_ros2(tmp_path / "bag", seconds=1.0, drop_front=(0.4, 0.6))
+    from robopipe.errors import ConversionError
+
+    with pytest.raises(ConversionError, match=r"gap beyond max skew: cam/front/image_raw frames \d+-\d+"):
+        _convert(tmp_path / "bag", tmp_path / "out", "ros", MAPPING, tmp_path)
+    rep = _convert(tmp_path / "bag", tmp_path / "out2", "ros", MAPPING, tmp_path, on_gap="report")
+    assert rep.episodes == 1
+    ep = _episodes(tmp_path / "out2").iloc[0]
+    skews = json.loads(ep["alignment"])
+    assert ep["alignment_gaps"] == 1 and len(skews["cam/front/image_raw"]["gaps"]) == 1
+    assert skews["cam/front/image_raw"]["max_skew_ms"] > 1000 / 30
+    assert skews["cam/wrist/compressed"]["gaps"] == []
+
+
+def test_joint_order_by_name_with_per_joint_keys(tmp_path: Path) -> None:
+    truth = write_ros2(tmp_path / "bag", seconds=0.5)
+    mapping = MAPPING.replace(
+        "state: {parts: [joint_states/position], names: [j_a, j_b, j_c]}",
+        "state: [joint_states/position/j_c, joint_states/position/j_a]",
+    )
+    _convert(
+        tmp_path / "bag",
+        tmp_path / "out",
+        "ros",
+        mapping,
+        tmp_path,
+        time="log",
+        interpolation={"joint_states": "previous"},
+    )
+    info = json.loads((tmp_path / "out" / "meta" / "info.json").read_text())
+    assert info["features"]["observation.state"]["names"] == ["j_c", "j_a"]
+    got = np.stack(_data(tmp_path / "out")["observation.state"].to_numpy())
+    # by log time, zero-order hold: each row is the last joint message logged at or before the grid time
+    ep = _episodes(tmp_path / "out").iloc[0]
+    t0 = round(ep["source_start_s"] * NS)
+    logs = np.asarray(truth.joint_log, dtype=np.int64)
+    vals = joint_position(_secs(truth.joint_stamps, T0))
+    grid = np.arange(len(got)) / 30
+    idx = np.searchsorted((logs - t0) / NS, grid, side="right") - 1
+    np.testing.assert_array_equal(got, vals[idx][:, [2, 0]].astype(np.float32))
+    assert json.loads(ep["alignment"])["joint_states/position/j_a"]["method"] == "previous"
+    assert ep["alignment_time"] == "log"
+
+
+# --- Foxglove CompressedVideo MCAP --------------------------------------------------------------------
+@pytest.mark.parametrize("encoding", ["json", "protobuf"])
+def test_foxglove_compressed_video_mcap(tmp_path: Path, encoding: str) -> None:
+    from tests.fixtures.datasets import synthetic_frame
+    from tests.fixtures.robot_logs import encode_h264
+
+    src = [synthetic_frame(48, 64, 0, i) for i in range(25)]
+    write_video_mcap(tmp_path / "run.mcap", src, encoding=encoding)
+    mapping = "fps: 30\ncameras: {cam: camera/video}\nstate: [arm/pose/pose]\ntask: task\n"
+    rep = _convert(
+        tmp_path / "run.mcap", tmp_path / "out", "mcap", mapping, tmp_path, task_metadata="episode/task"
+    )
+    assert rep.episodes == 1 and not rep.failures
+    # the source frames as any decoder sees them
+    import av
+
+    ctx = av.CodecContext.create("h264", "r")
+    decoded = []
+    for data, _key in encode_h264(src):
+        decoded += [f.to_ndarray(format="rgb24") for f in ctx.decode(av.Packet(data))]
+    decoded += [f.to_ndarray(format="rgb24") for f in ctx.decode(None)]
+    r = DatasetReader(tmp_path / "out")
+    got = _video(r, "observation.images.cam", 0)
+    assert len(got) == len(decoded) == 25
+    err = np.abs(got.astype(int) - np.stack(decoded).astype(int)).mean(axis=(1, 2, 3))
+    assert err.max() < 2.0
+    df = _data(tmp_path / "out")
+    state = np.stack(df["observation.state"].to_numpy())
+    t = np.arange(25) / 30  # pose is (t, 2t, -t, 0, 0, 0, 1) at 100 Hz: linear interpolation is exact
+    np.testing.assert_allclose(state[:, :3], np.stack([t, 2 * t, -t], axis=1), atol=1e-6)
+    np.testing.assert_array_equal(state[:, 3:], np.tile([0, 0, 0, 1], (25, 1)))
+    assert _episodes(tmp_path / "out").iloc[0]["tasks"].tolist() == ["wave at the camera"]
+
+
+# --- hostile inputs -----------------------------------------------------------------------------------
+def _cli(*args: str) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_garbage_bag_and_truncated_mcap_are_one_line_errors(tmp_path: Path) -> None:
+    (tmp_path / "garbage.bag").write_bytes(b"#ROSBAG V2.0\n" + bytes(range(256)) * 4)
+    write_video_mcap(tmp_path / "full.mcap", [np.zeros((16, 16, 3), np.uint8)] * 5)
+    blob = (tmp_path / "full.mcap").read_bytes()
+    (tmp_path / "cut.mcap").write_bytes(blob[: len(blob) * 2 // 3])
+    (tmp_path / "db3").mkdir()
+    (tmp_path / "db3" / "metadata.yaml").write_text("rosbag2_bagfile_information: {version: 9")
+    for kind, src in (("ros", "garbage.bag"), ("mcap", "cut.mcap"), ("ros", "db3")):
+        before = (tmp_path / src).stat().st_mtime_ns
+        p = _cli("convert", kind, str(tmp_path / src), "--out", str(tmp_path / f"out-{src}"), "--fps", "30")
+        assert p.returncode == 2, (src, p.stderr)
+        lines = p.stderr.strip().splitlines()
+        assert len(lines) == 1 and str(tmp_path / src) in lines[0] and "Traceback" not in p.stderr, p.stderr
+        assert (tmp_path / src).stat().st_mtime_ns == before
+        assert not (tmp_path / f"out-{src}").exists()
