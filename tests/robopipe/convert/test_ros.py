@@ -168,7 +168,7 @@ def test_long_log_cut_by_event_topic_with_task_topic(tmp_path: Path) -> None:
     for e, (a, b, _task) in enumerate(spans):
         lo, hi = T0 + int(a * NS), T0 + int(b * NS)
 
-        def inside(stamps: list[int], logs: list[int]) -> list[int]:
+        def inside(stamps: list[int], logs: list[int], lo: int = lo, hi: int = hi) -> list[int]:
             return [s for s, lg in zip(stamps, logs) if lo <= lg < hi]
 
         firsts = [min(inside(truth.joint_stamps, truth.joint_log))] + [
