@@ -67,6 +67,10 @@ class DatasetExistsError(RobopipeError, FileExistsError):
     """Refusing to overwrite an existing dataset root."""
 
 
+class DatasetInUseError(RobopipeError, RuntimeError):
+    """Another writer holds the dataset root's writer lock (see ``robopipe.format.lock``)."""
+
+
 # --- statistics -----------------------------------------------------------------------------------
 class StatsError(RobopipeError, ValueError):
     """Statistics cannot be computed or merged (shape mismatch, missing feature)."""

@@ -19,6 +19,7 @@ import json
 import logging
 import shutil
 import threading
+import uuid
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,10 +35,17 @@ from robopipe import stats as rstats
 from robopipe.errors import DatasetExistsError, FormatError, FrameError, SchemaMismatchError
 from robopipe.format import layout, safepath
 from robopipe.format.atomic import atomic_write_text, remove_stale_tmp_files
-from robopipe.format.episodes import flatten_stats, load_episodes, video_columns, write_episodes_file
+from robopipe.format.episodes import (
+    flatten_stats,
+    load_episodes,
+    stats_from_row,
+    video_columns,
+    write_episodes_file,
+)
 from robopipe.format.features import FeatureSpec, parse_features, validate_feature_key, with_default_features
 from robopipe.format.frames import EpisodeBuffer, check_value
 from robopipe.format.info import DatasetInfo, load_info, write_info
+from robopipe.format.lock import WriterLock, acquire
 from robopipe.format.rolling import RollingFiles
 from robopipe.format.tasks import load_tasks, write_tasks
 from robopipe.format.video import SegmentEncoder, VideoEncoderConfig, VideoFileAppender, probe_video
@@ -45,6 +53,8 @@ from robopipe.format.video import SegmentEncoder, VideoEncoderConfig, VideoFileA
 log = logging.getLogger(__name__)
 
 STAGING_DIR = ".staging"
+# staged episodes whose index another writer took: kept here, not part of the dataset
+CONFLICT_DIR = ".staging-conflicts"
 MAX_PENDING_COMMITS = 1
 MB = 1024 * 1024
 
@@ -108,6 +118,7 @@ class DatasetWriter:
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="episode-commit")
         self._commit_futures: list[Future[None]] = []
         self._lock = threading.Lock()
+        self._writer_lock: WriterLock | None = None
         self._closed = False
         self._new_episode()
 
@@ -133,42 +144,49 @@ class DatasetWriter:
         ``use_videos=False`` stores every camera as PNG bytes in parquet (LeRobot's ``--video=false``).
         """
         root = Path(root)
-        if (root / layout.INFO_PATH).exists() and not exist_ok:
-            raise DatasetExistsError(
-                f"{root}: a dataset already exists here; use DatasetWriter.open() to append"
+        lock = acquire(root)  # before the existence check: two creators of one root cannot both pass it
+        try:
+            if (root / layout.INFO_PATH).exists() and not exist_ok:
+                raise DatasetExistsError(
+                    f"{root}: a dataset already exists here; use DatasetWriter.open() to append"
+                )
+            for key in features:
+                validate_feature_key(key)
+            feats = parse_features(features)
+            if not use_videos:
+                feats = {
+                    k: f.model_copy(update={"dtype": "image"}) if f.is_video else f for k, f in feats.items()
+                }
+            for k, f in feats.items():
+                if f.is_visual:
+                    if len(f.shape) != 3 or f.shape[2] not in (1, 3):
+                        raise FormatError(
+                            f"camera feature {k!r}: shape must be (height, width, 3), got {f.shape}"
+                        )
+                    if f.is_video and (f.shape[0] % 2 or f.shape[1] % 2):
+                        raise FormatError(
+                            f"camera feature {k!r}: yuv420p needs even height and width, got {f.shape}"
+                        )
+                    if f.names is None:
+                        feats[k] = f.model_copy(update={"names": ["height", "width", "channels"]})
+            info = DatasetInfo(
+                fps=int(fps),
+                robot_type=robot_type,
+                features=with_default_features(feats),
+                data_files_size_in_mb=data_files_size_in_mb,
+                video_files_size_in_mb=video_files_size_in_mb,
+                chunks_size=chunks_size,
+                video_path=layout.DEFAULT_VIDEO_PATH if any(f.is_video for f in feats.values()) else None,
             )
-        for key in features:
-            validate_feature_key(key)
-        feats = parse_features(features)
-        if not use_videos:
-            feats = {
-                k: f.model_copy(update={"dtype": "image"}) if f.is_video else f for k, f in feats.items()
-            }
-        for k, f in feats.items():
-            if f.is_visual:
-                if len(f.shape) != 3 or f.shape[2] not in (1, 3):
-                    raise FormatError(
-                        f"camera feature {k!r}: shape must be (height, width, 3), got {f.shape}"
-                    )
-                if f.is_video and (f.shape[0] % 2 or f.shape[1] % 2):
-                    raise FormatError(
-                        f"camera feature {k!r}: yuv420p needs even height and width, got {f.shape}"
-                    )
-                if f.names is None:
-                    feats[k] = f.model_copy(update={"names": ["height", "width", "channels"]})
-        info = DatasetInfo(
-            fps=int(fps),
-            robot_type=robot_type,
-            features=with_default_features(feats),
-            data_files_size_in_mb=data_files_size_in_mb,
-            video_files_size_in_mb=video_files_size_in_mb,
-            chunks_size=chunks_size,
-            video_path=layout.DEFAULT_VIDEO_PATH if any(f.is_video for f in feats.values()) else None,
-        )
-        root.mkdir(parents=True, exist_ok=True)
-        write_info(root, info)
-        log.info("created dataset %s (fps=%d, %d features)", root, fps, len(feats))
-        return cls(root, info, [], encoder or VideoEncoderConfig(), on_nonfinite)
+            root.mkdir(parents=True, exist_ok=True)
+            write_info(root, info)
+            log.info("created dataset %s (fps=%d, %d features)", root, fps, len(feats))
+            writer = cls(root, info, [], encoder or VideoEncoderConfig(), on_nonfinite)
+        except BaseException:
+            lock.release()
+            raise
+        writer._writer_lock = lock
+        return writer
 
     @classmethod
     def open(
@@ -184,9 +202,30 @@ class DatasetWriter:
 
         Episodes saved by an interrupted writer are recovered first. ``fps``/``features``, when given,
         must match the dataset's, else :class:`SchemaMismatchError` lists the differences.
+        Another live writer of ``root`` makes it raise :class:`DatasetInUseError` (nothing is touched).
         """
         root = Path(root)
-        info = load_info(root)
+        load_info(root)  # not a dataset: say so before creating a lock file next to it
+        lock = acquire(root)
+        try:
+            writer = cls._open(root, fps, features, encoder, on_nonfinite)
+            writer._writer_lock = lock
+            writer._recover()
+        except BaseException:
+            lock.release()
+            raise
+        return writer
+
+    @classmethod
+    def _open(
+        cls,
+        root: Path,
+        fps: int | None,
+        features: Mapping[str, FeatureSpec | Mapping[str, Any]] | None,
+        encoder: VideoEncoderConfig | None,
+        on_nonfinite: Literal["raise", "skip"],
+    ) -> DatasetWriter:
+        info = load_info(root)  # again under the lock: the last writer may have committed since
         problems = []
         if fps is not None and int(fps) != info.fps:
             problems.append(f"fps: dataset has {info.fps}, got {fps}")
@@ -205,9 +244,7 @@ class DatasetWriter:
                 f"{root}: cannot append, the dataset differs:\n  " + "\n  ".join(problems)
             )
         tasks = load_tasks(root) if (root / layout.TASKS_PATH).exists() else []
-        writer = cls(root, info, tasks, encoder or VideoEncoderConfig(), on_nonfinite)
-        writer._recover()
-        return writer
+        return cls(root, info, tasks, encoder or VideoEncoderConfig(), on_nonfinite)
 
     def __enter__(self) -> DatasetWriter:
         return self
@@ -343,6 +380,8 @@ class DatasetWriter:
                 shutil.rmtree(self._episode_dir, ignore_errors=True)
             if self._staging.exists() and not any(self._staging.iterdir()):
                 self._staging.rmdir()
+            if self._writer_lock is not None:
+                self._writer_lock.release()
 
     # ------------------------------------------------------------------ internals: current episode
     def _new_episode(self) -> None:
@@ -549,8 +588,21 @@ class DatasetWriter:
             shutil.rmtree(partial, ignore_errors=True)
         staged = sorted(p for p in self._staging.glob("episode-*") if (p / "row.json").exists())
         done = [p for p in staged if int(p.name.split("-")[1]) < self.info.total_episodes]
-        for p in done:  # flushed, only the cleanup was interrupted
-            shutil.rmtree(p, ignore_errors=True)
+        flushed = self._flushed_copies(done)
+        for p in done:
+            if p in flushed:  # flushed, only the cleanup was interrupted
+                shutil.rmtree(p, ignore_errors=True)
+            else:  # the index was taken by another writer's episode: never discard a saved episode
+                kept = self.root / CONFLICT_DIR / f"{p.name}-{uuid.uuid4().hex[:8]}"
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                p.rename(kept)
+                log.warning(
+                    "%s: staged episode %s is not the flushed episode of that index (another writer took it); "
+                    "kept it in %s, it is NOT part of the dataset",
+                    self.root,
+                    p.name,
+                    kept,
+                )
         todo = [p for p in staged if p not in done]
         if removed or todo:
             log.warning(
@@ -577,6 +629,35 @@ class DatasetWriter:
             self._next_episode = index + 1
             self._next_index += int(row["length"])
         self.flush()
+
+    def _flushed_copies(self, staged: list[Path]) -> set[Path]:
+        """Those of ``staged`` whose episode is in the dataset as staged (length and stats agree)."""
+        if not staged:
+            return set()
+        try:
+            episodes = load_episodes(self.root)
+        except FormatError:
+            return set()
+        same = set()
+        for p in staged:
+            index = int(p.name.split("-")[1])
+            try:
+                row = json.loads((p / "row.json").read_text())
+                flushed = episodes.iloc[index]
+                ok = int(flushed["episode_index"]) == index and int(flushed["length"]) == int(row["length"])
+                have = stats_from_row(flushed.to_dict())
+                for feature, stats in row["stats"].items():
+                    for name, value in stats.items():
+                        ok = ok and np.allclose(
+                            np.asarray(value, dtype=np.float64),
+                            np.asarray(have[feature][name], dtype=np.float64),
+                            equal_nan=True,
+                        )
+            except (OSError, ValueError, KeyError, IndexError, TypeError):
+                ok = False
+            if ok:
+                same.add(p)
+        return same
 
     def _remove_unreferenced_files(self) -> None:
         """Delete data/video/episodes files an interrupted flush renamed but never referenced."""
