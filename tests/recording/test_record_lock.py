@@ -23,7 +23,7 @@ def test_resume_while_recording_is_refused_and_the_saved_episode_survives(tmp_pa
     master, slave = os.openpty()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     first = subprocess.Popen(
-        _record(root, "--num-episodes", "3", "--episode-time-s", "600", "--reset-time-s", "600"),
+        _record(root, "-v", "--num-episodes", "3", "--episode-time-s", "600", "--reset-time-s", "600"),
         stdin=slave,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
