@@ -88,7 +88,7 @@ class DatasetAssembler:
         self.video_keys = [k for k, f in self.features.items() if f.is_video]
         self.columns = [k for k, f in self.features.items() if not f.is_video]
         self.schema = pa.schema(
-            [pa.field(k, arrow_type(self.features[k])) for k in self.columns],
+            [pa.field(k, arrow_type(self.features[k], k)) for k in self.columns],
             metadata=hf_schema_metadata(self.features),
         )
         self.tasks: list[str] = []

@@ -30,7 +30,7 @@ from robopipe.edit.plan import EditPlan
 from robopipe.edit.reencode import copy_spans
 from robopipe.edit.stats_merge import merge_many
 from robopipe.errors import CorruptFileError, FormatError
-from robopipe.format import layout
+from robopipe.format import language, layout
 from robopipe.format.atomic import atomic_path
 from robopipe.format.features import DEFAULT_FEATURES
 from robopipe.format.frames import hf_schema_metadata
@@ -83,17 +83,28 @@ def _target_schema(plan: EditPlan) -> pa.Schema:
             f"{plan.paths[int(plan.data.src_path[0])]}: data columns {sorted(missing)} are missing"
         )
     by_name = {f.name: f for f in fields}
+    for k in wanted:  # language columns: one canonical type, whatever each source inferred
+        if plan.info.features[k].is_language:
+            by_name[k] = pa.field(k, language.arrow_type(k))
     return pa.schema([by_name[k] for k in wanted], metadata=hf_schema_metadata(plan.info.features))
 
 
 def _read_source(path: str, drop: list[str]) -> pa.Table:
     try:
         cols = [n for n in pq.read_schema(path).names if n not in drop]
-        return pq.ParquetFile(path).read(columns=cols)
+        table = pq.ParquetFile(path).read(columns=cols)
     except (OSError, pa.ArrowException) as exc:
         raise CorruptFileError(
             f"{path}: unreadable parquet ({exc}); the input is truncated or corrupt"
         ) from exc
+    for key in language.LANGUAGE_COLUMNS:
+        if key in table.column_names:
+            try:
+                col = language.canonical_column(key, table[key])
+            except (ValueError, pa.ArrowException) as exc:
+                raise FormatError(f"{path}: column {key!r} is not a language column: {exc}") from exc
+            table = table.set_column(table.schema.get_field_index(key), key, col)
+    return table
 
 
 def _read_sketches(path: str, wanted: set[int]) -> dict[int, rstats.DatasetStats]:

@@ -103,14 +103,20 @@ class PacketCopier:
             if k < start:
                 continue
             if end is not None and k >= end:
-                break
+                if num is None or copied >= num:
+                    break
+                continue  # reordered (B-frame) packet of a later frame, decoded before the span's last one
             if copied == 0 and (k != start or not packet.is_keyframe):
                 raise NotKeyframeError(
                     f"{src}: frame {start} is not a keyframe; stream copy needs keyframe-aligned spans"
                 )
+            # decode delay of reordered streams (HEVC with B-frames, as LeRobot 0.6.1 writes depth): dts
+            # keeps its offset below pts, so decode order and dts monotonicity carry over unchanged
+            delay = 0 if packet.dts is None else ((packet.pts - packet.dts) * tb_num * fps * _TICKS) // tb_den
             packet.stream = self._stream
             packet.time_base = self._tb  # the muxer may have changed the stream's; rescaled on mux
-            packet.pts = packet.dts = (first_out + k - start) * _TICKS
+            packet.pts = (first_out + k - start) * _TICKS
+            packet.dts = packet.pts - delay
             packet.duration = _TICKS
             self._container.mux(packet)
             copied += 1

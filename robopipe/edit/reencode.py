@@ -18,6 +18,7 @@ import av
 
 from robopipe.edit.packets import NotKeyframeError, PacketCopier
 from robopipe.errors import FormatError
+from robopipe.format.features import is_depth_info
 from robopipe.format.video import SegmentEncoder, VideoEncoderConfig, iter_frames
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,11 @@ def reencode_span(copier: PacketCopier, src: Path, start: int, num: int, info: d
     keys = keyframe_indices(src, copier.fps)
     nxt = next((k for k in keys if start < k < start + num), start + num)
     codec = str((info or {}).get("video.codec", "av1"))
+    if is_depth_info(info):
+        raise FormatError(
+            f"{src}: frame {start} is not a keyframe and {codec} depth video cannot be re-encoded losslessly "
+            "here; edit whole episodes (their spans start on keyframes)"
+        )
     encoder = _ENCODERS.get(codec)
     if encoder is None:
         raise FormatError(

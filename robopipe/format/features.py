@@ -1,7 +1,8 @@
 """Typed feature specs of LeRobotDataset v3.0 and their Arrow column types (core layer).
 
 A feature is ``{"dtype", "shape", "names", ["info"]}`` in ``info.json``. ``dtype`` is a numpy dtype
-string, ``"string"``, ``"image"`` (PNG bytes in parquet) or ``"video"`` (mp4 files, no parquet column).
+string, ``"string"``, ``"image"`` (PNG bytes in parquet; TIFF for depth maps), ``"video"`` (mp4 files, no parquet
+column) or ``"language"`` (LeRobot 0.6.1's message lists, see :mod:`robopipe.format.language`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from robopipe.errors import FormatError
-from robopipe.format import safepath
+from robopipe.format import language, safepath
 
 VISUAL_DTYPES = frozenset({"image", "video"})
-NON_NUMERIC_DTYPES = frozenset({"image", "video", "string"})
+NON_NUMERIC_DTYPES = frozenset({"image", "video", "string", "language"})
 NUMERIC_KINDS = frozenset("biuf")  # numpy kinds of bool, int, uint and float dtypes
 # Bounds on what info.json may declare per frame (an 8K RGB frame is 100M values; a bounded rank keeps
 # nested list types small). Readers still check shapes against the bytes actually present.
@@ -31,7 +32,7 @@ class FeatureSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    dtype: str = Field(description="numpy dtype string, 'string', 'image' or 'video'")
+    dtype: str = Field(description="numpy dtype string, 'string', 'image', 'video' or 'language'")
     shape: tuple[int, ...] = Field(description="per-frame shape; cameras are (H, W, C)")
     names: list[Any] | dict[str, Any] | None = Field(default=None, description="axis / element names")
     info: dict[str, Any] | None = Field(default=None, description="video stream info (video features)")
@@ -45,11 +46,11 @@ class FeatureSpec(BaseModel):
             kind = np.dtype(v).kind
         except (TypeError, ValueError, SyntaxError) as exc:
             raise ValueError(
-                f"unknown dtype {v!r}: expected a numpy dtype, 'string', 'image' or 'video'"
+                f"unknown dtype {v!r}: expected a numpy dtype, 'string', 'image', 'video' or 'language'"
             ) from exc
         if kind not in NUMERIC_KINDS:
             raise ValueError(
-                f"unsupported dtype {v!r}: expected bool, int, uint or float, 'string', 'image' or 'video'"
+                f"unsupported dtype {v!r}: expected bool, int, uint or float, 'string', 'image', 'video' or 'language'"
             )
         return v
 
@@ -84,8 +85,22 @@ class FeatureSpec(BaseModel):
         return self.dtype == "string"
 
     @property
+    def is_language(self) -> bool:
+        return self.dtype == "language"
+
+    @property
+    def is_text(self) -> bool:
+        """String or language columns: stored as is, no statistics."""
+        return self.dtype in ("string", "language")
+
+    @property
     def is_numeric(self) -> bool:
         return self.dtype not in NON_NUMERIC_DTYPES
+
+    @property
+    def is_depth_map(self) -> bool:
+        """LeRobot 0.6.1's depth marker: ``info.is_depth_map``, or the legacy ``video.is_depth_map``."""
+        return is_depth_info(self.info) or is_depth_info((self.model_extra or {}).get("video_info"))
 
     @property
     def np_dtype(self) -> np.dtype[Any]:
@@ -103,6 +118,11 @@ class FeatureSpec(BaseModel):
             out["info"] = self.info
         out.update(self.model_extra or {})
         return out
+
+
+def is_depth_info(info: Mapping[str, Any] | None) -> bool:
+    """True when a feature ``info`` block marks a depth map (``is_depth_map`` or legacy ``video.is_depth_map``)."""
+    return bool(info) and bool(info.get("is_depth_map") or info.get("video.is_depth_map"))  # type: ignore[union-attr]
 
 
 def _scalar(dtype: str, shape: tuple[int, ...], names: None = None) -> FeatureSpec:
@@ -149,12 +169,14 @@ def with_default_features(features: Mapping[str, FeatureSpec]) -> dict[str, Feat
     return out
 
 
-def arrow_type(spec: FeatureSpec) -> pa.DataType:
-    """Arrow type of a feature's parquet column (what LeRobot 0.4.4 writes)."""
+def arrow_type(spec: FeatureSpec, key: str = language.LANGUAGE_EVENTS) -> pa.DataType:
+    """Arrow type of a feature's parquet column (what LeRobot writes; ``key`` picks a language layout)."""
     if spec.is_image:
         return pa.struct([("bytes", pa.binary()), ("path", pa.string())])
     if spec.is_string:
         return pa.string()
+    if spec.is_language:
+        return language.arrow_type(key)
     if spec.is_video:
         raise FormatError("video features have no parquet column")
     value = pa.from_numpy_dtype(np.dtype(spec.dtype))
@@ -169,8 +191,10 @@ def arrow_type(spec: FeatureSpec) -> pa.DataType:
     return t
 
 
-def hf_feature(spec: FeatureSpec) -> dict[str, Any]:
+def hf_feature(spec: FeatureSpec, key: str = language.LANGUAGE_EVENTS) -> dict[str, Any]:
     """The HuggingFace ``datasets`` feature dict for the parquet schema metadata."""
+    if spec.is_language:
+        return language.hf_feature(key)
     if spec.is_image:
         return {"_type": "Image"}
     if spec.is_string:

@@ -125,5 +125,5 @@ def numeric_array(values: np.ndarray, spec: FeatureSpec) -> pa.Array:
 
 def hf_schema_metadata(features: Mapping[str, FeatureSpec]) -> dict[bytes, bytes]:
     """The ``huggingface`` schema metadata ``datasets`` uses to restore feature types (e.g. Image)."""
-    info = {"info": {"features": {k: hf_feature(f) for k, f in features.items() if not f.is_video}}}
+    info = {"info": {"features": {k: hf_feature(f, k) for k, f in features.items() if not f.is_video}}}
     return {b"huggingface": json.dumps(info).encode()}

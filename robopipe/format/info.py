@@ -1,7 +1,9 @@
 """The typed ``meta/info.json`` model (core layer).
 
 Unknown keys are kept (``extra="allow"``): LeRobot's own datasets may carry legacy ``total_chunks`` /
-``total_videos`` or newer ``tools`` keys, and robopipe must round-trip them unchanged.
+``total_videos`` keys, and robopipe round-trips them unchanged. robopipe itself never adds a key of its own:
+LeRobot 0.6.1 drops unknown keys (with a warning) when it rewrites ``info.json``, so robopipe's metadata lives in
+``meta/robopipe/``. ``tools`` (0.6.1: OpenAI-style tool schemas) is optional and written only when set.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ class DatasetInfo(BaseModel):
     data_path: str = layout.DEFAULT_DATA_PATH
     video_path: str | None = layout.DEFAULT_VIDEO_PATH
     features: dict[str, FeatureSpec]
+    tools: list[dict[str, Any]] | None = Field(
+        default=None, description="OpenAI-style tool schemas (LeRobot 0.6.1); None: the dataset declares none"
+    )
 
     @field_validator("features", mode="before")
     @classmethod
@@ -93,6 +98,8 @@ class DatasetInfo(BaseModel):
             "video_path": self.video_path,
             "features": {k: f.to_json() for k, f in self.features.items()},
         }
+        if self.tools is not None:
+            out["tools"] = self.tools
         out.update(self.model_extra or {})
         return out
 

@@ -159,7 +159,7 @@ def plan_recompute(root: Path, *, images: bool = True) -> Plan:
     for (k, c, fi), eps in sorted(video_eps.items()):
         units.append(Unit(len(units), "video", layout.video_path(k, c, fi, vtemplate), tuple(eps), key=k))
     visual = [k for k, f in features.items() if f.is_visual]
-    recomputed = [k for k, f in features.items() if not f.is_string and (images or not f.is_visual)]
+    recomputed = [k for k, f in features.items() if not f.is_text and (images or not f.is_visual)]
     kept = [] if images else visual
     meta = root / layout.ROBOPIPE_META_DIR
     stale = sorted(meta.glob(".stats-staging-*")) if meta.is_dir() else []

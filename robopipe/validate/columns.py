@@ -18,6 +18,8 @@ def type_problem(t: pa.DataType, spec: FeatureSpec) -> tuple[str, str] | None:
 
     Castable differences (float64 for float32, variable-length lists) are warnings: LeRobot casts them.
     """
+    if spec.is_language:
+        return None  # layout and rows: RP313 (rules_v3)
     if spec.is_string:
         ok = pa.types.is_string(t) or pa.types.is_large_string(t)
         return None if ok else ("error", f"expected a string column, got {t}")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from robopipe.format.atomic import atomic_write_text
-from robopipe.validate import rules_meta
+from robopipe.validate import rules_meta, rules_v3
 from robopipe.validate.bounds import FeatureBounds, load_bounds
 from robopipe.validate.context import DatasetContext, load_context
 from robopipe.validate.findings import (
@@ -116,6 +116,8 @@ def validate_dataset(
     rules_meta.check_episodes(ctx, out)
     rules_meta.check_episode_tasks(ctx, out)
     data_rows, frames_checked = check_data(ctx, out, parsed_bounds, req.tolerance_s)
+    rules_v3.check_v3_info(ctx, out)
+    rules_v3.check_language(ctx, out)
     rules_meta.check_totals(ctx, out, data_rows)
     rules_run += ["data"]
     video_frames = check_videos(

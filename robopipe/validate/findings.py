@@ -74,6 +74,12 @@ RULES: dict[str, Rule] = {
             "keep every path inside the root: relative templates without '..', bounded {chunk_index:03d}-style "
             "specs, safe feature keys, no symlinks leaving the dataset",
         ),
+        Rule(
+            "RP110",
+            "info-v3-additions",
+            _E,
+            "fix the feature's encoder/depth settings, language feature names or tools as LeRobot 0.6.1 writes them",
+        ),
         # meta/episodes, meta/tasks
         Rule(
             "RP201",
@@ -129,6 +135,12 @@ RULES: dict[str, Rule] = {
         Rule("RP310", "data-task-index", _E, "task_index must be a row of meta/tasks.parquet"),
         Rule("RP311", "data-non-finite", _E, "drop or repair the frames with NaN/Inf values"),
         Rule("RP312", "data-bounds", _E, "check the robot calibration or clip the values to the limits"),
+        Rule(
+            "RP313",
+            "data-language",
+            _E,
+            "rewrite the language rows as LeRobot 0.6.1's annotation writer does",
+        ),
         # videos
         Rule("RP401", "video-folder-missing", _E, "restore videos/<key>/ or remove the camera feature"),
         Rule("RP402", "video-file-missing", _E, "restore the mp4 the episodes metadata points at"),

@@ -50,8 +50,8 @@ def flatten_frame(path: Path, features: Mapping[str, FeatureSpec]) -> pd.DataFra
     for name in table.column_names:
         spec = features.get(name)
         col = table.column(name)
-        if spec is None or spec.is_image:
-            continue  # undeclared columns are reported by RP304; images are bytes
+        if spec is None or spec.is_image or spec.is_language:
+            continue  # undeclared columns are reported by RP304; images are bytes; language rows: RP3xx
         if spec.is_string:
             cols[name] = col.to_pandas()
             continue
@@ -71,7 +71,7 @@ def flatten_frame(path: Path, features: Mapping[str, FeatureSpec]) -> pd.DataFra
 def expected_columns(features: Mapping[str, FeatureSpec]) -> list[str]:
     cols: list[str] = []
     for key, spec in features.items():
-        if spec.is_video or spec.is_image:
+        if spec.is_video or spec.is_image or spec.is_language:
             continue
         cols += [key] if spec.is_string else flat_names(key, spec)
     if "timestamp" in features and "episode_index" in features:
@@ -95,7 +95,7 @@ def build_feature_suite(
 
     add("expect_table_columns_to_match_set", column_set=expected_columns(features), exact_match=True)
     for key, spec in features.items():
-        if spec.is_video or spec.is_image:
+        if spec.is_video or spec.is_image or spec.is_language:
             continue
         if spec.is_string:
             add("expect_column_values_to_not_be_null", column=key)

@@ -32,7 +32,7 @@ def check_stats(ctx: DatasetContext, out: FindingCollector) -> None:
     if ctx.info is None or ctx.stats is None:
         return
     for key, spec in ctx.features.items():
-        if spec.is_string:
+        if spec.is_text:
             continue
         fs = ctx.stats.get(key)
         if fs is None:
