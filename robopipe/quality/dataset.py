@@ -51,19 +51,27 @@ def duplicate_findings(
     eps = sorted((lengths[e], e) for e in signatures if signatures[e].size)
     out: dict[int, list[Finding]] = {}
     window = 256
-    for i, (n_i, e_i) in enumerate(eps):
-        s_i = signatures[e_i]
-        for n_j, e_j in eps[max(0, i - window) : i]:
-            if n_j < 0.98 * n_i or signatures[e_j].shape != s_i.shape:
+    by_shape: dict[tuple[int, ...], list[tuple[int, int]]] = {}
+    for n, e in eps:
+        by_shape.setdefault(signatures[e].shape, []).append((n, e))
+    for group in by_shape.values():
+        mat = np.stack([signatures[e] for _, e in group])
+        lens = np.array([n for n, _ in group], np.float64)
+        for i in range(1, len(group)):
+            lo = max(0, i - window)
+            near = lens[lo:i] >= 0.98 * lens[i]
+            if not near.any():
                 continue
-            dist = float(np.sqrt(np.mean((signatures[e_j] - s_i) ** 2)))
-            if dist <= cfg.duplicates.max_distance:
+            dist = np.sqrt(np.mean((mat[lo:i] - mat[i]) ** 2, axis=1))
+            hits = np.flatnonzero(near & (dist <= cfg.duplicates.max_distance))
+            for h in hits:
+                e_i, e_j = group[i][1], group[lo + int(h)][1]
                 first, dup = sorted((e_i, e_j))
                 out.setdefault(dup, []).append(
                     Finding(
                         kind="duplicate_episode",
                         level="error",
-                        message=f"near-duplicate of episode {first} (signature distance {dist:.4f})",
+                        message=f"near-duplicate of episode {first} (signature distance {dist[h]:.4f})",
                     )
                 )
     return out

@@ -161,6 +161,17 @@ def numeric_signals(
                 )
         edge = cfg.saturation.edge_fraction * rng
         at_limit = (state <= lo + edge) | (state >= hi - edge)
+        # Saturation = the joint is held at its limit while asked to go further: the action points
+        # past the limit (teleop: the leader moves on, the follower cannot), or, without an action,
+        # the reading does not change at all.
+        if action is not None and action.shape == state.shape:
+            at_limit &= ((state <= lo + edge) & (action < lo - edge)) | (
+                (state >= hi - edge) & (action > hi + edge)
+            )
+        else:
+            still = np.zeros_like(at_limit)
+            still[1:] = np.diff(state, axis=0) == 0
+            at_limit &= still
         if "idle" in per_frame:  # a robot at rest is reported as idle, not as saturated
             at_limit &= (per_frame["idle"] < 0.5)[:, None]
         min_len = max(1, round(cfg.saturation.min_seconds * fps))

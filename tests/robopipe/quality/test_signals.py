@@ -144,3 +144,18 @@ def test_read_selection(tmp_path: Path) -> None:
     p.write_text('{"episodes": ["a"]}')
     with pytest.raises(ConfigError):
         read_selection(p)
+
+
+def test_saturation_needs_an_action_past_the_limit() -> None:
+    a = _motion()
+    a[60:100, 0] = np.linspace(0.8, 1.6, 40)  # the leader pushes past the follower's limit (1.0)
+    x = a.copy()
+    x[:, 0] = np.minimum(x[:, 0], 0.999)  # the follower stops at its limit
+    r = numeric_signals({"observation.state": x, "action": a}, None, 20, _scales(), CFG)
+    sat = [f for f in r.findings if f.kind == "saturation"]
+    assert (sat[0].start, sat[0].end) == (71, 99)  # from the frame the action passes limit + edge
+    assert "a pinned" in sat[0].message
+    near = _motion()
+    near[:, 0] = 0.998 + 0.0001 * np.sin(np.arange(200))  # hugs the edge, action agrees: not saturated
+    r = numeric_signals({"observation.state": near, "action": near}, None, 20, _scales(), CFG)
+    assert not [f for f in r.findings if f.kind == "saturation"]
