@@ -1,8 +1,10 @@
-"""Pipeline ``ingest``: record → validate → stats → merge into the master dataset → publish a new tag.
+"""Pipeline ``ingest``: record → validate → quality → stats → merge into the master dataset → publish a tag.
 
 Sessions are recorded under ``<master>.sessions/``. Every session not yet merged (the new one and any
 left pending by an earlier failed run) is validated; a session with errors in given episodes has those
 episodes dropped (reported), a session broken as a whole is skipped (reported) and the rest go on.
+Then the quality stage quarantines episodes with bad signals (frozen/black camera, duplicates, ...) into
+``.quarantine/<session>`` (listed in the ``quarantine-<master>`` artifact) so they never reach the master.
 A session gets its ``.merged`` marker only after the new master is in place, so a re-run resumes.
 """
 
@@ -19,12 +21,14 @@ from flows.edit import edit_flow
 from flows.merge import merge_flow
 from flows.models import IngestRequest
 from flows.publish_step import publish_step
+from flows.quality import quarantine_session, reason_text
 from flows.record import record_flow
 from flows.runtime import dask_cluster, task_runner
 from flows.stats import stats_flow
 from flows.validate import validate_flow
 from robopipe.edit import EditRequest, MergeRequest
 from robopipe.ingest import mark_merged, pending_sessions, repair_master
+from robopipe.quality.models import QualityRequest
 from robopipe.stats.recompute import StatsRequest
 from robopipe.validate import ValidateRequest
 from tasks.dataset import promote_master_task
@@ -42,11 +46,12 @@ def ingest_flow(request: IngestRequest) -> dict[str, Any]:
         root = request.record.root or sessions / f"session-{stamp}"
         record_flow(request.record.model_copy(update={"root": root, "resume": False}))
     rows: list[dict[str, Any]] = []
+    quarantined: list[dict[str, Any]] = []
     good: list[Path] = []
     with dask_cluster(request.execution) as address:
         runner = task_runner(address)
         for session in pending_sessions(sessions):
-            row = _check_session(session, request, runner)
+            row = _check_session(session, request, runner, quarantined)
             rows.append(row)
             if row["status"] != "skipped":
                 good.append(Path(row["root"]))
@@ -77,12 +82,23 @@ def ingest_flow(request: IngestRequest) -> dict[str, Any]:
         ],
         f"ingest into {request.master}: one row per session",
     )
+    if request.quality:
+        artifacts.run_table(
+            artifacts.artifact_key("quarantine", request.master.name),
+            quarantined,
+            f"episodes quarantined by quality (level {request.quarantine_level} or worse) before merging "
+            f"into {request.master}",
+        )
+        summary["quarantined"] = quarantined
     log.info("ingest: %d sessions merged, %d skipped", len(good), len(rows) - len(good))
     return summary
 
 
-def _check_session(session: Path, request: IngestRequest, runner: Any) -> dict[str, Any]:
-    """Validate one session; drop episodes with errors (into ``<session>.clean``); stats on what is kept."""
+def _check_session(
+    session: Path, request: IngestRequest, runner: Any, quarantined: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Validate one session; drop episodes with errors (into ``.clean/<session>``); quarantine episodes
+    with bad quality signals (into ``.quarantine/<session>``, listed in ``quarantined``); stats on the rest."""
     report_dir = str(request.report_dir / session.name) if request.report_dir else None
     report = validate_flow(ValidateRequest(root=str(session), gx=request.gx, report_dir=report_dir))
     ds = report["dataset"]
@@ -120,5 +136,50 @@ def _check_session(session: Path, request: IngestRequest, runner: Any) -> dict[s
             episodes=total - len(bad),
             note=f"{len(bad)} episodes with errors dropped",
         )
+    if request.quality:
+        _quality_gate(session, row, request, quarantined)
+        if row["status"] == "skipped":
+            return row
     stats_flow.with_options(task_runner=runner)(StatsRequest(root=Path(row["root"]), images=request.images))
     return row
+
+
+def _quality_gate(
+    session: Path, row: dict[str, Any], request: IngestRequest, quarantined: list[dict[str, Any]]
+) -> None:
+    """Quality stage on the (validated) session: bad episodes go to ``.quarantine/<session>``."""
+    root = Path(row["root"])
+    hidden = session.parent  # dot-folders are never listed as sessions
+    gate = quarantine_session(
+        root,
+        hidden / ".quarantine" / session.name,
+        hidden / ".quality-clean" / session.name,
+        QualityRequest(root=root, config=request.quality_config),
+        request.quarantine_level,
+    )
+    if not gate["quarantined"]:
+        return
+    dropped = [int(x) for x in row["dropped_episodes"].split(",") if x]
+    original = [e for e in range(int(row["episodes"] or 0) + len(dropped)) if e not in set(dropped)]
+    for ep, s in sorted(gate["quarantined"].items()):
+        orig = original[ep] if ep < len(original) else ep
+        quarantined.append(
+            {
+                "session": str(session),
+                "episode": orig,
+                "level": s["level"],
+                "score": s["score"],
+                "reasons": reason_text(s),
+                "quarantine": str(hidden / ".quarantine" / session.name),
+            }
+        )
+    n = len(gate["quarantined"])
+    if gate["root"] is None:
+        row.update(status="skipped", note=f"all {n} episodes quarantined by quality")
+        return
+    row.update(
+        root=str(gate["root"]),
+        status="cleaned",
+        episodes=int(row["episodes"] or 0) - n,
+        note="; ".join(x for x in (row["note"], f"{n} episodes quarantined by quality") if x),
+    )

@@ -75,6 +75,11 @@ class IngestRequest(_Model):
         default=None, description="publish the new master (None: do not publish)"
     )
     execution: Execution = Field(default_factory=Execution, description="Dask cluster for the stages")
+    quality: bool = Field(default=True, description="quarantine episodes with bad quality signals")
+    quarantine_level: Literal["error", "warning"] = Field(
+        default="error", description="quality findings at this level or worse quarantine an episode"
+    )
+    quality_config: Path | None = Field(default=None, description="YAML of quality thresholds")
 
     def sessions(self) -> Path:
         return self.sessions_dir or self.master.with_name(self.master.name + ".sessions")

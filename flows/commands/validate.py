@@ -90,6 +90,7 @@ def report(
     gx: bool = False,
     full_decode: bool = False,
     thumbnails: int = 6,
+    viewer_url: str = "http://127.0.0.1:8765/",
 ) -> int:
     """Write one self-contained HTML page about a dataset: summary, findings, plots, camera thumbnails.
 
@@ -111,12 +112,14 @@ def report(
         Decode every video frame during validation (finds frozen cameras).
     thumbnails
         Frames per camera in the thumbnail strip.
+    viewer_url
+        Where ``robopipe view`` serves (or an exported viewer site): quality suspects link to it.
     """
     from robopipe.report import build_report
     from robopipe.validate import validate_dataset
 
     result = validate_dataset(root, gx=gx, full_decode=full_decode)
-    page = build_report(root, out, validation=result, thumbnails=thumbnails)
+    page = build_report(root, out, validation=result, thumbnails=thumbnails, viewer_url=viewer_url)
     print(f"{page}  ({result.counts['error']} error(s), {result.counts['warning']} warning(s))")
     return 0 if result.valid else 1
 

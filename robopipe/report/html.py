@@ -1,6 +1,7 @@
 """One self-contained HTML page about a dataset (inline CSS, base64 PNG images) (core layer).
 
-Sections: summary, validation findings (grouped by rule), episode lengths, tasks, per-feature
+Sections: summary, validation findings (grouped by rule), quality (``robopipe quality`` results, linked
+into the viewer), episode lengths, tasks, per-feature
 distributions from stats.json, recording timing (``timing/*`` episode columns), camera thumbnails.
 """
 
@@ -22,6 +23,7 @@ from robopipe.validate.context import DatasetContext, load_context
 from robopipe.validate.findings import Finding, FindingCollector, ValidationReport
 
 log = logging.getLogger(__name__)
+VIEWER_URL = "http://127.0.0.1:8765/"
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;background:#f7fafc;color:#1a202c}
@@ -46,14 +48,23 @@ details summary{cursor:pointer;font-size:13px;color:#2b6cb0}
 
 
 def build_report(
-    root: str | Path, out_dir: str | Path, *, validation: ValidationReport | None = None, thumbnails: int = 6
+    root: str | Path,
+    out_dir: str | Path,
+    *,
+    validation: ValidationReport | None = None,
+    thumbnails: int = 6,
+    viewer_url: str = VIEWER_URL,
 ) -> Path:
-    """Write ``out_dir/report.html`` for the dataset at ``root``; returns its path. Never writes to ``root``."""
+    """Write ``out_dir/report.html`` for the dataset at ``root``; returns its path. Never writes to ``root``.
+
+    ``viewer_url`` is where ``robopipe view`` serves (or an exported viewer site); episodes link to it.
+    """
     root, out_dir = Path(root), Path(out_dir)
     ctx = load_context(root, FindingCollector())
     parts = [
         _header(ctx, validation),
         _findings(validation),
+        _quality(root, viewer_url),
         _episodes(ctx),
         _tasks(ctx),
         _features(ctx),
@@ -157,6 +168,56 @@ def _findings(v: ValidationReport | None) -> str:
         "<h2>Validation</h2><table class='findings'><tr><th>severity</th><th>rule</th><th>findings</th><th>examples</th></tr>"
         + "".join(rows)
         + "</table>"
+    )
+
+
+def _quality(root: Path, viewer_url: str) -> str:
+    """Quality summary (from ``robopipe quality`` results) with links into the viewer."""
+    from robopipe.errors import RobopipeError
+    from robopipe.quality.store import has_quality, read_episodes, read_summary
+    from robopipe.quality.summary import reasons
+
+    base = escape(viewer_url.rstrip("/") + "/", quote=True)
+    view = (
+        f"<p class='sub'>Browse episodes, cameras and signals: <code>robopipe view {escape(str(root))}</code> "
+        f"then <a href='{base}'>{base}</a></p>"
+    )
+    if not has_quality(root):
+        return f"<h2>Quality</h2><p class='sub'>no quality results: run <code>robopipe quality {escape(str(root))}</code></p>{view}"
+    try:
+        summary = read_summary(root) or {}
+        eps = read_episodes(root)
+    except RobopipeError as exc:
+        return f"<h2>Quality</h2><p class='sub'>{escape(str(exc))}</p>{view}"
+    counts = summary.get("counts", {})
+    cards = "".join(
+        [
+            _card(f"{summary.get('score', float('nan')):.1f}", "quality score /100"),
+            *(_card(counts.get(k, 0), f"{k} episodes") for k in ("error", "warning", "clean")),
+        ]
+    )
+    suspects = sorted(
+        (q for q in eps if q.level in ("error", "warning")), key=lambda q: (q.score, q.episode_index)
+    )
+    rows = "".join(
+        f"<tr><td><a href='{base}#episode={q.episode_index}'>{q.episode_index}</a></td><td>{q.score:.2f}</td>"
+        f"<td><span class='badge {q.level}'>{q.level}</span></td><td>{escape(reasons(q, limit=6))}</td></tr>"
+        for q in suspects[:25]
+    )
+    more = f"<p class='sub'>… {len(suspects) - 25} more suspect episodes</p>" if len(suspects) > 25 else ""
+    table = (
+        "<table><tr><th>episode</th><th>score</th><th>level</th><th>reasons (frames)</th></tr>"
+        + rows
+        + "</table>"
+        if rows
+        else "<p><span class='badge ok'>no suspect episodes</span></p>"
+    )
+    uri = plots.quality_scores(
+        np.array([q.episode_index for q in eps]), np.array([q.score for q in eps]), [q.level for q in eps]
+    )
+    return (
+        f"<h2>Quality</h2><div class='cards'>{cards}</div>{table}{more}"
+        f"<img class='plot' src='{uri}' alt='quality score per episode'>{view}"
     )
 
 

@@ -13,6 +13,7 @@ matplotlib.use("Agg")  # headless; must precede pyplot
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 _BLUE, _LIGHT, _RED, _GREY = "#2b6cb0", "#bee3f8", "#c53030", "#a0aec0"
 
@@ -40,6 +41,7 @@ def episode_length_histogram(lengths: np.ndarray, fps: int) -> str:
     )
     ax.set_xlabel("episode length (frames)")
     ax.set_ylabel("episodes")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if fps:
         sec = ax.secondary_xaxis("top", functions=(_per_second(1 / fps), _per_second(float(fps))))
         sec.set_xlabel("seconds")
@@ -97,11 +99,20 @@ def feature_distribution(
         zorder=4,
     )
     labels = [str(n) for n in names] if names is not None and len(names) == d else [str(i) for i in x]
-    ax.set_xticks(x, labels, rotation=30 if d > 6 else 0, ha="right" if d > 6 else "center", fontsize=8)
-    ax.set_title(key, fontsize=10, loc="left")
+    # Long joint names overlap when written flat (~0.06 in per character at 8 pt vs 0.7 in per dim):
+    # slant them, anchored at the tick, and keep the legend above the axes, clear of the labels.
+    slant = d > 6 or max(len(lb) for lb in labels) * 0.06 > 0.65
+    ax.set_xticks(x, labels, fontsize=8)
+    if slant:
+        ax.tick_params(axis="x", labelrotation=35)
+        for lb in ax.get_xticklabels():
+            lb.set_horizontalalignment("right")
+            lb.set_rotation_mode("anchor")
+    ax.set_xlim(-0.6, d - 0.4)
+    ax.set_title(key, fontsize=10, loc="left", pad=18)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(
-        fontsize=7, frameon=False, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.18 if d <= 6 else -0.3)
+        fontsize=7, frameon=False, ncol=5, loc="lower right", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.2
     )
     return to_data_uri(fig)
 
@@ -121,5 +132,19 @@ def timing_plot(episodes: np.ndarray, columns: Mapping[str, np.ndarray]) -> str 
         ax.set_ylabel(name.split("/", 1)[-1], fontsize=8)
         ax.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("episode")
+    axes[-1, 0].xaxis.set_major_locator(MaxNLocator(integer=True))  # no episode 0.5
     fig.tight_layout()
+    return to_data_uri(fig)
+
+
+def quality_scores(episodes: np.ndarray, scores: np.ndarray, levels: Sequence[str | None]) -> str:
+    """Quality score per episode, coloured by the worst finding level."""
+    colors = {"error": _RED, "warning": "#dd6b20", "info": _BLUE, None: "#2f855a"}
+    fig, ax = plt.subplots(figsize=(8, 2.2))
+    ax.bar(episodes, scores, width=0.8, color=[colors.get(lv, _GREY) for lv in levels])
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("episode")
+    ax.set_ylabel("quality score")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(axis="y", alpha=0.3)
     return to_data_uri(fig)

@@ -142,3 +142,12 @@ def test_viewer_end_to_end(browser: object, base: str, tmp_path: Path) -> None:
         shutil.copy(shot, os.environ["ROBOPIPE_KEEP_SCREENSHOT"])
     assert errors == []
     page.close()
+
+
+def test_report_links_open_the_episode(browser: object, base: str) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(base + "#episode=3")
+    page.wait_for_function("window.viewer && viewer.ready")
+    assert page.evaluate("viewer.episode.index") == 3
+    assert page.locator("#findings li", has_text="spike").count() == 1
+    page.close()
