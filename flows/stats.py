@@ -9,6 +9,7 @@ from prefect import flow, get_run_logger
 
 from flows import artifacts
 from flows.runtime import default_task_runner
+from robopipe.format.lock import writer_lock
 from robopipe.stats.recompute import StatsRequest
 from tasks.stats import finalize_stats_file_task, plan_stats_task, stats_file_task, write_global_stats_task
 
@@ -18,7 +19,13 @@ def stats_flow(request: StatsRequest) -> dict[str, Any]:
     """Per-file stats in parallel, merged as a monoid, written to ``meta/``; returns the StatsReport dict.
 
     ``request.workers``/``dask_address`` are not used here: the flow's task runner is the cluster.
+    The root's writer lock is held for the whole run.
     """
+    with writer_lock(request.root):
+        return _stats(request)
+
+
+def _stats(request: StatsRequest) -> dict[str, Any]:
     t0 = time.perf_counter()
     plan = plan_stats_task(request.root, request.images)
     units = sorted(plan.units, key=lambda u: -u.frames)  # largest first: shorter tail

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from robopipe.format.lock import writer_lock
 from robopipe.stats.recompute import (
     Plan,
     StatsReport,
@@ -95,6 +96,13 @@ def recompute_stats_dask(
         progress: called with the number of frames of every finished file.
         client: an already connected ``dask.distributed.Client`` to use instead of making one.
     """
+    with writer_lock(request.root):
+        return _recompute_stats_dask(request, progress, client)
+
+
+def _recompute_stats_dask(
+    request: StatsRequest, progress: Callable[[int], None] | None, client: Any
+) -> StatsReport:
     from dask.distributed import as_completed
 
     t0 = time.perf_counter()

@@ -65,16 +65,21 @@ def info(root: Path, /, *, as_json: Annotated[bool, Parameter(name="--json")] = 
 def repair(root: Path, /) -> int:
     """Recover a dataset whose writer was interrupted (exception, Ctrl-C, kill -9).
 
-    Every episode that was saved before the interruption is added back; temporary files are removed.
-    Running it on a healthy dataset changes nothing.
+    Every episode that was saved before the interruption is added back; temporary files are removed, and
+    so are the stage folders of interrupted edits of ROOT (an in-place edit killed mid-swap is undone).
+    Running it on a healthy dataset changes nothing. Refused while another writer is using ROOT.
 
     Parameters
     ----------
     root
         Dataset folder.
     """
+    from robopipe.edit.leftovers import sweep
+    from robopipe.format.lock import writer_lock
     from robopipe.format.writer import DatasetWriter
 
+    with writer_lock(root):
+        sweep(root)
     w = DatasetWriter.open(root)
     w.finalize()
     print(f"{root}: {w.info.total_episodes} episodes, {w.info.total_frames} frames")

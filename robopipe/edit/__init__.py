@@ -7,7 +7,8 @@ High-level entry points: :func:`merge` (``MergeRequest``) and :func:`edit` (``Ed
 """
 
 from robopipe.edit.execute import execute_data_file, execute_video_file, output_jobs
-from robopipe.edit.finish import commit_output, stage_dir_for, write_metadata
+from robopipe.edit.finish import commit_output, write_metadata
+from robopipe.edit.leftovers import stage_dir_for
 from robopipe.edit.models import (
     EditReport,
     EditRequest,

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from robopipe import stats as rstats
 from robopipe.edit.execute import DataFileResult
+from robopipe.edit.leftovers import backup_dir_for
 from robopipe.edit.plan import EditPlan
 from robopipe.edit.sources import Source
 from robopipe.edit.stats_merge import merge_many
@@ -156,11 +157,6 @@ def write_metadata(
     return source
 
 
-def stage_dir_for(out: Path) -> Path:
-    """A temporary sibling of ``out`` (same filesystem, so the final rename is atomic)."""
-    return out.parent / f".{out.name}.robopipe-edit-{os.getpid()}"
-
-
 def commit_output(stage: Path, out: Path, *, in_place: bool = False) -> None:
     """Move the finished stage root to ``out``; with ``in_place`` the old root is kept aside until then."""
     if not in_place:
@@ -169,7 +165,7 @@ def commit_output(stage: Path, out: Path, *, in_place: bool = False) -> None:
         os.replace(stage, out)
         fsync_dir(out.parent)
         return
-    backup = out.parent / f".{out.name}.robopipe-backup-{os.getpid()}"
+    backup = backup_dir_for(out)
     os.replace(out, backup)
     try:
         os.replace(stage, out)

@@ -7,10 +7,12 @@ or on Dask via ``tasks.edit_dask``); everything else (planning, metadata, commit
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +25,15 @@ from robopipe.edit.execute import (
     execute_video_file,
     output_jobs,
 )
-from robopipe.edit.finish import commit_output, stage_dir_for, write_metadata
+from robopipe.edit.finish import commit_output, write_metadata
+from robopipe.edit.leftovers import split_stage_for, stage_dir_for, sweep, sweep_split, write_split_journal
 from robopipe.edit.models import EditReport, EditRequest, MergeRequest, OutputSummary
 from robopipe.edit.plan import EditPlan, Selection, plan_edit
 from robopipe.edit.sources import Source, load_source
 from robopipe.errors import ConfigError, DatasetExistsError, MergeError, SchemaMismatchError
 from robopipe.format import layout
+from robopipe.format.atomic import fsync_dir
+from robopipe.format.lock import writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +98,15 @@ def summarize_output(root: Path, stats_source: str) -> OutputSummary:
     )
 
 
+def claim_output(out: Path, stack: ExitStack, *, in_place: bool = False) -> None:
+    """Take ``out``'s writer lock for the rest of ``stack``, clean up after interrupted edits of it, and
+    refuse an existing output (unless editing in place)."""
+    stack.enter_context(writer_lock(out))
+    sweep(out)
+    if out.exists() and not in_place:
+        raise DatasetExistsError(f"{out}: already exists; choose a new output root or remove it")
+
+
 def build_output(
     sources: Sequence[Source],
     selections: Sequence[Selection],
@@ -100,12 +114,28 @@ def build_output(
     *,
     runner: Runner = run_serial,
     in_place: bool = False,
+    claimed: bool = False,
     **plan_kwargs: Any,
 ) -> tuple[OutputSummary, int]:
-    """Plan, write and commit one output dataset; returns its summary and the re-encoded span count."""
+    """Plan, write and commit one output dataset; returns its summary and the re-encoded span count.
+
+    The output root's writer lock is held throughout (``claimed``: the caller already holds it).
+    """
     out = Path(out)
-    if out.exists() and not in_place:
-        raise DatasetExistsError(f"{out}: already exists; choose a new output root or remove it")
+    with ExitStack() as stack:
+        if not claimed:
+            claim_output(out, stack, in_place=in_place)
+        return _build_output(sources, selections, out, runner, in_place, plan_kwargs)
+
+
+def _build_output(
+    sources: Sequence[Source],
+    selections: Sequence[Selection],
+    out: Path,
+    runner: Runner,
+    in_place: bool,
+    plan_kwargs: dict[str, Any],
+) -> tuple[OutputSummary, int]:
     stage = stage_dir_for(out)
     if stage.exists():
         shutil.rmtree(stage)  # leftover of an interrupted run of this process id
@@ -194,6 +224,61 @@ def _check_features(src: Source, names: Iterable[str], what: str) -> None:
         )
 
 
+def _split(
+    src: Source, parts: dict[str, list[int]], out_dir: Path, common: dict[str, Any]
+) -> tuple[list[OutputSummary], int]:
+    """Write every split or none: all are staged first, then moved into place together.
+
+    Into a new ``out_dir`` the whole folder is staged and renamed at once; into an existing one the
+    outputs are renamed one by one under a journal, so a run killed half-way is undone by the next.
+    """
+    written = {name: eps for name, eps in parts.items() if eps}
+    for name in parts.keys() - written.keys():
+        log.warning("split %r is empty; not written", name)
+    with ExitStack() as stack:
+        stack.enter_context(writer_lock(out_dir))  # one split into a folder at a time
+        sweep_split(out_dir)
+        for name in parts:  # outputs are claimed through out_dir's lock (their own would live inside it)
+            sweep(out_dir / name)
+        clash = [str(out_dir / name) for name in parts if (out_dir / name).exists()]
+        if clash:
+            raise DatasetExistsError(f"split outputs already exist: {clash}; choose another --out-dir")
+        fresh = not out_dir.exists()
+        stage = split_stage_for(out_dir)
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir(parents=True)
+        try:
+            staged = []
+            for name, eps in written.items():
+                sel = [Selection(0, np.asarray(eps, dtype=np.int64))]
+                staged.append(build_output([src], sel, stage / name, claimed=True, **common))
+            if fresh:
+                os.replace(stage, out_dir)
+            else:
+                _move_split_outputs(stage, out_dir, list(written))
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+        fsync_dir(out_dir.parent)
+    outputs = [s.model_copy(update={"root": out_dir / s.root.name}) for s, _ in staged]
+    return outputs, sum(r for _, r in staged)
+
+
+def _move_split_outputs(stage: Path, out_dir: Path, names: list[str]) -> None:
+    journal = write_split_journal(out_dir, [out_dir / n for n in names])
+    moved: list[str] = []
+    try:
+        for name in names:
+            os.replace(stage / name, out_dir / name)
+            moved.append(name)
+    except BaseException:
+        for name in moved:  # undo: a partial set must not look like a finished split
+            shutil.rmtree(out_dir / name, ignore_errors=True)
+        raise
+    finally:
+        fsync_dir(out_dir)
+    journal.unlink()
+
+
 def edit(request: EditRequest, *, runner: Runner | None = None) -> EditReport:
     """Run one single-dataset edit (see :class:`EditRequest`)."""
     t0 = time.perf_counter()
@@ -221,19 +306,7 @@ def edit(request: EditRequest, *, runner: Runner | None = None) -> EditReport:
         reenc += r
     elif op == "split":
         parts = split_episodes(n, dict(request.splits or {}))
-        targets = {name: Path(request.out or "") / name for name in parts}
-        clash = [str(p) for p in targets.values() if p.exists()]
-        if clash:
-            raise DatasetExistsError(f"split outputs already exist: {clash}; choose another --out-dir")
-        for name, eps in parts.items():
-            if not eps:
-                log.warning("split %r is empty; not written", name)
-                continue
-            s, r = build_output(
-                [src], [Selection(0, np.asarray(eps, dtype=np.int64))], targets[name], **common
-            )
-            outputs.append(s)
-            reenc += r
+        outputs, reenc = _split(src, parts, Path(request.out or ""), common)
     elif op == "remove-feature":
         _check_features(src, request.features, "remove")
         s, r = build_output([src], [Selection(0)], out, drop=list(request.features), **common)

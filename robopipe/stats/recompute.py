@@ -34,6 +34,7 @@ from robopipe.format.atomic import atomic_path
 from robopipe.format.episodes import video_columns
 from robopipe.format.features import FeatureSpec
 from robopipe.format.info import load_info
+from robopipe.format.lock import writer_lock
 from robopipe.stats.episode import OnNonFinite
 from robopipe.stats.io import (
     load_stats_json,
@@ -314,8 +315,13 @@ def cleanup(plan: Plan) -> None:
 def recompute_stats(request: StatsRequest, progress: Callable[[int], None] | None = None) -> StatsReport:
     """Serial, in-process recompute (``--workers 0``); same steps as the Dask runner.
 
-    ``progress(n)`` is called with the frames of every finished file.
+    ``progress(n)`` is called with the frames of every finished file. Holds the root's writer lock.
     """
+    with writer_lock(request.root):
+        return _recompute_stats(request, progress)
+
+
+def _recompute_stats(request: StatsRequest, progress: Callable[[int], None] | None) -> StatsReport:
     t0 = time.perf_counter()
     plan = plan_recompute(request.root, images=request.images)
     plan.staging.mkdir(parents=True, exist_ok=True)
