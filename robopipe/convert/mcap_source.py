@@ -79,7 +79,10 @@ class McapFile:
     """One MCAP file opened with ``mcap.reader.make_reader`` (summary section required for seeking)."""
 
     def __init__(self, path: Path) -> None:
-        from mcap.reader import make_reader
+        try:
+            from mcap.reader import make_reader
+        except ImportError as exc:
+            raise ConversionError("reading MCAP needs mcap: pip install 'robopipe[ros]'") from exc
 
         self.path = path
         self._f: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by close()

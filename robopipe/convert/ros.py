@@ -26,7 +26,10 @@ class RosbagFile:
     """One bag opened with ``rosbags.highlevel.AnyReader``."""
 
     def __init__(self, path: Path) -> None:
-        from rosbags.highlevel import AnyReader
+        try:
+            from rosbags.highlevel import AnyReader
+        except ImportError as exc:
+            raise ConversionError("reading ROS bags needs rosbags: pip install 'robopipe[ros]'") from exc
 
         self.path = path
         try:

@@ -25,7 +25,10 @@ _STATE = re.compile(r"(state|qpos|pos|rot|gripper|joint|eef|proprio)", re.IGNORE
 
 
 def _open(path: Path) -> Any:
-    import zarr
+    try:
+        import zarr
+    except ImportError as exc:
+        raise ConversionError("reading Zarr replay buffers needs zarr: pip install 'robopipe[zarr]'") from exc
 
     if not path.exists():
         raise ConversionError(f"{path}: Zarr store not found")

@@ -292,3 +292,55 @@ def test_garbage_bag_and_truncated_mcap_are_one_line_errors(tmp_path: Path) -> N
         assert len(lines) == 1 and str(tmp_path / src) in lines[0] and "Traceback" not in p.stderr, p.stderr
         assert (tmp_path / src).stat().st_mtime_ns == before
         assert not (tmp_path / f"out-{src}").exists()
+
+
+# --- LeRobot ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.lerobot
+def test_converted_logs_and_replay_buffer_load_in_lerobot(tmp_path: Path, lerobot_python: str) -> None:
+    from robopipe.validate.engine import validate_dataset
+    from tests.fixtures.lerobot_ref import run_reference
+    from tests.robopipe.convert.test_zarr_source import make_replay_buffer
+
+    spans = [(0.2, 0.9, "pick up the cube"), (1.2, 1.8, "put it in the box")]
+    write_ros2(tmp_path / "long", storage="mcap", seconds=2.0, extra=event_messages(spans))
+    _convert(
+        tmp_path / "long", tmp_path / "ros", "ros", MAPPING.replace("task: {default: stack the blocks}", "task: task"),
+        tmp_path, cut="event", event_topic="/recording", task_topic="/task",
+    )  # fmt: skip
+    data = make_replay_buffer(tmp_path / "rb.zarr")
+    run_local(
+        ConvertRequest(
+            source=SourceSpec(kind="zarr", path=str(tmp_path / "rb.zarr"), options={"task": "push the T"}),
+            out=tmp_path / "zarr",
+            fps=10,
+            workers=1,
+            encoder=ENC,
+        )
+    )
+    for name in ("ros", "zarr"):
+        report = validate_dataset(tmp_path / name, full_decode=True)
+        assert report.valid, [f.message for f in report.errors]
+    code = f"""
+import json
+from lerobot.datasets.lerobot_dataset import LeRobotDataset
+out = {{}}
+for name in ("ros", "zarr"):
+    ds = LeRobotDataset("local/" + name, root={str(tmp_path)!r} + "/" + name)
+    rows = [ds[i] for i in range(len(ds))]
+    cam = [k for k in ds.meta.camera_keys][0]
+    out[name] = {{"len": len(ds), "episodes": ds.num_episodes, "tasks": [r["task"] for r in rows],
+                 "state": [r["observation.state"].numpy().tolist() for r in rows],
+                 "img": list(rows[-1][cam].shape)}}
+print(json.dumps(out))
+"""
+    got = run_reference(code, tmp_path / "ref")
+    ros_df = _data(tmp_path / "ros")
+    assert got["ros"]["episodes"] == 2 and got["ros"]["len"] == len(ros_df)
+    np.testing.assert_allclose(got["ros"]["state"], np.stack(ros_df["observation.state"].to_numpy()), atol=0)
+    assert set(got["ros"]["tasks"]) == {s[2] for s in spans}
+    assert got["ros"]["img"] == [3, 24, 32]
+    assert got["zarr"]["episodes"] == 3 and got["zarr"]["len"] == 20 and set(got["zarr"]["tasks"]) == {"push the T"}
+    np.testing.assert_allclose(
+        got["zarr"]["state"], np.concatenate([data["robot_eef_pos"], data["robot_gripper_width"]], axis=1), atol=0
+    )
