@@ -23,6 +23,7 @@ class MappedEpisode:
     columns: dict[str, np.ndarray]
     tasks: list[str]  # one per frame
     metadata: dict[str, Any] = field(default_factory=dict)
+    encoded: dict[str, Any] = field(default_factory=dict)  # feature -> EncodedVideo to stream-copy
 
     @property
     def num_frames(self) -> int:
@@ -147,7 +148,12 @@ def map_episode(mapping: ConversionMapping, ep: SourceEpisode) -> MappedEpisode:
             raise ConversionError(f"{where}: non-finite values (NaN/Inf) in {key!r} at steps {bad[:10]}")
     tasks = _tasks(mapping, ep, steps, t)
     meta = {name: _meta_value(ep.metadata[src]) for name, src in mapping.episode_metadata.items()}
-    return MappedEpisode(columns=cols, tasks=tasks, metadata=meta)
+    encoded = {  # untouched frames of the whole episode only: no colour flip, resize or dropped steps
+        CAMERA_PREFIX + name: ep.encoded[cam.key]
+        for name, cam in mapping.cameras.items()
+        if cam.key in ep.encoded and not cam.bgr and cam.resize is None and (lo, hi) == (0, t_all)
+    }
+    return MappedEpisode(columns=cols, tasks=tasks, metadata=meta, encoded=encoded)
 
 
 def _tasks(mapping: ConversionMapping, ep: SourceEpisode, steps: dict[str, np.ndarray], t: int) -> list[str]:

@@ -310,7 +310,9 @@ def convert_shard(plan: ConversionPlan, index: int) -> ShardResult:
             writer.wait()
             try:
                 meta = {"source_episode_index": item.index, **item.provenance, **mapped.metadata}
-                writer.add_episode(mapped.columns, mapped.tasks, metadata=meta, wait=False)
+                writer.add_episode(
+                    mapped.columns, mapped.tasks, metadata=meta, wait=False, encoded=mapped.encoded
+                )
             except (RobopipeError, ValueError, KeyError, OSError) as exc:
                 writer.clear_episode()
                 failures.append(

@@ -31,7 +31,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from robopipe.convert.align import Interp, align, make_grid
 from robopipe.convert.mapping import CameraSpec, ConversionMapping, TaskSpec, VectorPart, VectorSpec
-from robopipe.convert.messages import VideoDecoder, VideoPacket, extract, stamp_ns, type_name
+from robopipe.convert.messages import (
+    VideoDecoder,
+    VideoPacket,
+    extract,
+    has_parameter_sets,
+    stamp_ns,
+    type_name,
+)
 from robopipe.convert.source import (
     EpisodeFailure,
     SourceDescription,
@@ -40,6 +47,7 @@ from robopipe.convert.source import (
     encoded_image_shape,
 )
 from robopipe.errors import ConversionError, MappingError
+from robopipe.format.video import EncodedVideo
 
 NS = 1_000_000_000
 _STOP_WORDS = {"", "stop", "end", "idle", "done", "false"}
@@ -435,7 +443,7 @@ class LogReader:
         lo_read = lo if (lo is None or not video) else lo - round(self.opts.video_preroll_s * NS)
         series: dict[str, _Series] = {k: _Series() for k in keys}
         decoders = {t: VideoDecoder("h264") for t in video}
-        packets: dict[str, list[tuple[int, bool]]] = {t: [] for t in video}
+        packets: dict[str, list[tuple[int, bool, VideoPacket]]] = {t: [] for t in video}
         wanted = set(keys)
         for topic, log_t, msg in f.messages(topics, lo_read, hi):
             t = self._time(msg, log_t)
@@ -453,16 +461,19 @@ class LogReader:
                     if dec.codec != v.codec:
                         dec = decoders[topic] = VideoDecoder(v.codec)
                     n = len(packets[topic])
-                    packets[topic].append((t, inside))
-                    for num, frame in dec.decode(v.data, n):
-                        _add(series[key], packets[topic][num][0], frame, packets[topic][num][1])
+                    packets[topic].append((t, inside, v))
+                    for num, frame, keyframe in dec.decode(v.data, n):
+                        pt, pin, _ = packets[topic][num]
+                        _add(series[key], pt, _Frame(frame, num, keyframe), pin)
                     continue
                 _add(series[key], t, v, inside)
         for topic in video:
             key = key_of(topic)
-            for num, frame in decoders[topic].flush():
-                _add(series[key], packets[topic][num][0], frame, packets[topic][num][1])
-        return self._align_episode(i, span, f, source, series, fps)
+            for num, frame, keyframe in decoders[topic].flush():
+                pt, pin, _ = packets[topic][num]
+                _add(series[key], pt, _Frame(frame, num, keyframe), pin)
+        raw = {key_of(t): [p[2] for p in packets[t]] for t in video}
+        return self._align_episode(i, span, f, source, series, fps, raw)
 
     def _time(self, msg: Any, log_t: int) -> int:
         if self.opts.time == "header" and isinstance(msg, dict):
@@ -489,7 +500,14 @@ class LogReader:
         return 1.0 / (self.opts.fps or 30)
 
     def _align_episode(
-        self, i: int, span: Span, f: LogFile, source: str, series: dict[str, _Series], fps: int
+        self,
+        i: int,
+        span: Span,
+        f: LogFile,
+        source: str,
+        series: dict[str, _Series],
+        fps: int,
+        raw_video: dict[str, list[VideoPacket]],
     ) -> SourceEpisode:
         empty = [k for k, s in series.items() if not any(s.inside)]
         if empty:
@@ -515,18 +533,29 @@ class LogReader:
         steps: dict[str, np.ndarray] = {}
         skews: dict[str, dict[str, Any]] = {}
         problems: list[str] = []
+        encoded: dict[str, EncodedVideo] = {}
         for k, (t, _ins, vals) in ordered.items():
             method = self.interpolation_for(k)
             limit = self.max_skew_for(k)
             secs = (t - t0).astype(np.float64) / NS
-            data: np.ndarray = vals
-            if method == "linear":
-                data = _stack(vals, k)
-            res = align(secs, data, grid, method, limit)
-            out = res.values
-            if out.dtype == object and self._fields[k].kind == "tensor":
-                out = _stack(out, k)
-            steps[k] = out
+            if k in raw_video:  # decoded video: pick frames by index, and stream-copy when they are a GOP run
+                if method == "linear":
+                    raise MappingError(f"{k}: video frames cannot be interpolated linearly (use nearest)")
+                res = align(secs, np.arange(len(vals)), grid, method, limit)
+                chosen = [vals[j] for j in res.values]
+                steps[k] = _stack(np.asarray([c.frame for c in chosen] + [None], dtype=object)[:-1], k)
+                copy = _copyable(chosen, raw_video[k])
+                if copy is not None:
+                    encoded[k] = copy
+            else:
+                data: np.ndarray = vals
+                if method == "linear":
+                    data = _stack(vals, k)
+                res = align(secs, data, grid, method, limit)
+                out = res.values
+                if out.dtype == object and self._fields[k].kind == "tensor":
+                    out = _stack(out, k)
+                steps[k] = out
             skews[k] = {
                 "method": method,
                 "max_skew_ms": round(res.max_skew * 1000, 3),
@@ -554,7 +583,10 @@ class LogReader:
             "alignment": json.dumps(skews, sort_keys=True),
             "source_start_s": round(t0 / NS, 6),
         }
-        return SourceEpisode(index=i, source=source, steps=steps, metadata=meta, provenance=provenance)
+        provenance["stream_copied"] = ",".join(sorted(encoded))
+        return SourceEpisode(
+            index=i, source=source, steps=steps, metadata=meta, provenance=provenance, encoded=encoded
+        )
 
     def _task(self, span: Span, f: LogFile, t0: int) -> str:
         o = self.opts
@@ -662,6 +694,35 @@ def _camera_name(key: str, taken: set[str]) -> str:
         i += 1
         name = f"{base}_{i}"
     return name
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """A decoded video frame and the number of the packet it came from."""
+
+    frame: np.ndarray
+    packet: int
+    keyframe: bool
+
+
+def _copyable(chosen: list[_Frame], packets: list[VideoPacket]) -> EncodedVideo | None:
+    """The packets behind ``chosen`` if they can be stream-copied: one distinct packet per frame, consecutive
+    (no frame dropped or repeated by the resampling), starting on a keyframe."""
+    if not chosen or not chosen[0].keyframe:
+        return None
+    nums = [c.packet for c in chosen]
+    if nums != list(range(nums[0], nums[0] + len(nums))):
+        return None
+    picked = [packets[n] for n in nums]
+    if len({p.codec for p in picked}) != 1:
+        return None
+    codec = picked[0].codec
+    if not has_parameter_sets(picked[0].data, codec):  # it must decode after another episode's headers
+        return None
+    keyframes = {c.packet: c.keyframe for c in chosen}
+    return EncodedVideo(
+        codec=codec, packets=tuple(p.data for p in picked), keyframes=tuple(keyframes[n] for n in nums)
+    )
 
 
 def _add(s: _Series, t: int, v: Any, inside: bool) -> None:

@@ -241,11 +241,22 @@ def _joint_state(msg: dict[str, Any], joint_order: list[str] | None) -> dict[str
     return out
 
 
+def has_parameter_sets(data: bytes, codec: str) -> bool:
+    """True if an Annex-B access unit carries its parameter sets in-band (H.264 SPS+PPS, H.265 VPS+SPS+PPS)."""
+    types: set[int] = set()
+    i = data.find(b"\x00\x00\x01")
+    while i != -1 and i + 3 < len(data):
+        b = data[i + 3]
+        types.add(b & 0x1F if codec == "h264" else (b >> 1) & 0x3F)
+        i = data.find(b"\x00\x00\x01", i + 3)
+    return {7, 8} <= types if codec == "h264" else {32, 33, 34} <= types
+
+
 # --- video ------------------------------------------------------------------------------------------------
 class VideoDecoder:
     """Decodes H.264/H.265 packets (one frame each, as Foxglove CompressedVideo requires) in order.
 
-    Frames come out as ``(packet number, HxWx3 RGB)``: the number travels as the packet's pts, so a frame
+    Frames come out as ``(packet number, HxWx3 RGB, keyframe)``: the number travels as the packet's pts, so a frame
     is matched to its own message time whatever the decoder's delay. Packets before the first keyframe
     (an episode cut mid-GOP) decode to nothing; the aligner then reports the missing frames.
     """
@@ -256,21 +267,21 @@ class VideoDecoder:
         self.codec = codec
         self._ctx = av.CodecContext.create(codec, "r")
 
-    def _frames(self, packet: Any) -> list[tuple[int, np.ndarray]]:
+    def _frames(self, packet: Any) -> list[tuple[int, np.ndarray, bool]]:
         import av
 
         try:
             frames = self._ctx.decode(packet)  # type: ignore[attr-defined]
-            return [(int(f.pts), f.to_ndarray(format="rgb24")) for f in frames]
+            return [(int(f.pts), f.to_ndarray(format="rgb24"), bool(f.key_frame)) for f in frames]
         except av.error.FFmpegError:
             return []
 
-    def decode(self, data: bytes, number: int) -> list[tuple[int, np.ndarray]]:
+    def decode(self, data: bytes, number: int) -> list[tuple[int, np.ndarray, bool]]:
         import av
 
         pkt = av.Packet(data)
         pkt.pts = pkt.dts = number
         return self._frames(pkt)
 
-    def flush(self) -> list[tuple[int, np.ndarray]]:
+    def flush(self) -> list[tuple[int, np.ndarray, bool]]:
         return self._frames(None)

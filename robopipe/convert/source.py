@@ -77,6 +77,8 @@ class SourceEpisode:
     metadata: dict[str, Any] = field(default_factory=dict)
     # written to the episode metadata whatever the mapping says (e.g. a log's measured alignment skew)
     provenance: dict[str, Any] = field(default_factory=dict)
+    # source packets of a step key that may be stream-copied (robopipe.format.video.EncodedVideo)
+    encoded: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_steps(self) -> int:

@@ -69,6 +69,9 @@ class VideoEncoderConfig(BaseModel):
         else:
             opts["preset"] = str(self.preset if self.preset is not None else "veryfast")
             opts["bf"] = "0"  # no B-frames: decode order == presentation order, clean episode cuts
+            # parameter sets in-band at every keyframe, so episodes from other encoders (stream-copied
+            # robot-log video) can share a file: each episode decodes with its own SPS/PPS
+            opts["x264-params" if self.codec in ("h264", "libx264") else "x265-params"] = "repeat-headers=1"
             if self.threads:
                 opts["threads"] = str(self.threads)
         return opts
@@ -173,6 +176,72 @@ class SegmentEncoder:
                         break
                 except queue.Empty:
                     break
+
+
+@dataclass(frozen=True)
+class EncodedVideo:
+    """Compressed packets of one camera for one episode, to be stream-copied instead of re-encoded.
+
+    One packet per frame in presentation order (no B-frames), the first a keyframe, in Annex-B form with
+    the parameter sets in-band at keyframes (as Foxglove CompressedVideo requires).
+    """
+
+    codec: str  # "h264" or "hevc" (LeRobot's names)
+    packets: tuple[bytes, ...]
+    keyframes: tuple[bool, ...]
+
+
+def write_packets_mp4(path: Path, fps: int, video: EncodedVideo) -> None:
+    """Mux ``video``'s packets into an mp4 at ``path``, frame k at pts k/fps (no decode, no encode)."""
+    import io
+
+    if not video.packets or not video.keyframes[0]:
+        raise FormatError(f"{path}: stream copy needs packets that start on a keyframe")
+    with av.open(io.BytesIO(video.packets[0]), format=video.codec) as inp:  # codec parameters + extradata
+        template = inp.streams.video[0]
+        with av.open(str(path), mode="w", format="mp4") as out:
+            stream = out.add_stream_from_template(template, opaque=True)
+            tb = Fraction(1, fps * 512)
+            stream.time_base = tb
+            for k, (data, key) in enumerate(zip(video.packets, video.keyframes)):
+                packet = av.Packet(data)
+                packet.stream = stream
+                packet.time_base = tb
+                packet.pts = packet.dts = k * 512
+                packet.duration = 512
+                packet.is_keyframe = key
+                out.mux(packet)
+
+
+class PacketSegmentWriter:
+    """Stands in for :class:`SegmentEncoder` when an episode's camera is stream-copied: ``put`` only feeds
+    the image statistics (the frames are the decoded source packets, i.e. exactly what the file holds) and
+    ``close`` muxes the packets."""
+
+    def __init__(
+        self, path: Path, fps: int, video: EncodedVideo, on_frame: Callable[[np.ndarray], None] | None = None
+    ) -> None:
+        self.path = Path(path)
+        self.fps = fps
+        self.video = video
+        self._on_frame = on_frame
+        self._count = 0
+
+    def put(self, frame: np.ndarray) -> None:
+        if self._on_frame is not None:
+            self._on_frame(frame)
+        self._count += 1
+
+    def close(self) -> int:
+        if self._count != len(self.video.packets):
+            raise FormatError(
+                f"{self.path}: {self._count} frames for {len(self.video.packets)} stream-copied packets"
+            )
+        write_packets_mp4(self.path, self.fps, self.video)
+        return self._count
+
+    def abort(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

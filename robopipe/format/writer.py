@@ -48,7 +48,14 @@ from robopipe.format.info import DatasetInfo, load_info, write_info
 from robopipe.format.lock import WriterLock, acquire
 from robopipe.format.rolling import RollingFiles
 from robopipe.format.tasks import load_tasks, write_tasks
-from robopipe.format.video import SegmentEncoder, VideoEncoderConfig, VideoFileAppender, probe_video
+from robopipe.format.video import (
+    EncodedVideo,
+    PacketSegmentWriter,
+    SegmentEncoder,
+    VideoEncoderConfig,
+    VideoFileAppender,
+    probe_video,
+)
 
 log = logging.getLogger(__name__)
 
@@ -295,8 +302,16 @@ class DatasetWriter:
         task: str | list[str],
         metadata: Mapping[str, Any] | None = None,
         wait: bool = True,
+        encoded: Mapping[str, EncodedVideo] | None = None,
     ) -> int:
-        """Add a whole episode from ``(T, ...)`` arrays (camera arrays ``(T, H, W, C)`` uint8)."""
+        """Add a whole episode from ``(T, ...)`` arrays (camera arrays ``(T, H, W, C)`` uint8).
+
+        ``encoded`` offers a camera's source packets: when their codec is the dataset's, they are
+        stream-copied (the frames then only feed the statistics) instead of re-encoded.
+        """
+        self._copy: dict[str, EncodedVideo] = {
+            k: v for k, v in (encoded or {}).items() if v.codec == self.encoder.codec_name
+        }
         lengths = {k: len(v) for k, v in columns.items()}
         if len(set(lengths.values())) != 1:
             raise FrameError(f"episode {self._next_episode}: columns have different lengths {lengths}")
@@ -386,14 +401,21 @@ class DatasetWriter:
     # ------------------------------------------------------------------ internals: current episode
     def _new_episode(self) -> None:
         self._buffer = EpisodeBuffer(self.features)
-        self._encoders: dict[str, SegmentEncoder] = {}
+        self._encoders: dict[str, SegmentEncoder | PacketSegmentWriter] = {}
+        self._copy = {}
         self._image_stats = {
             k: rstats.ImageStatsAccumulator(f.shape[2]) for k, f in self.user_features.items() if f.is_visual
         }
         self._episode_dir = self._staging / f"episode-{self._next_episode:06d}.partial"
 
-    def _encoder_for(self, key: str, spec: FeatureSpec) -> SegmentEncoder:
+    def _encoder_for(self, key: str, spec: FeatureSpec) -> SegmentEncoder | PacketSegmentWriter:
         enc = self._encoders.get(key)
+        if enc is None and key in self._copy:
+            self._episode_dir.mkdir(parents=True, exist_ok=True)
+            enc = PacketSegmentWriter(
+                self._episode_dir / f"{key}.mp4", self.info.fps, self._copy[key], self._image_stats[key].add
+            )
+            self._encoders[key] = enc
         if enc is None:
             self._episode_dir.mkdir(parents=True, exist_ok=True)
             enc = SegmentEncoder(
@@ -421,7 +443,7 @@ class DatasetWriter:
         index: int,
         first: int,
         buffer: EpisodeBuffer,
-        encoders: dict[str, SegmentEncoder],
+        encoders: dict[str, SegmentEncoder | PacketSegmentWriter],
         image_stats: dict[str, Any],
         ep_dir: Path,
         metadata: dict[str, Any],

@@ -340,7 +340,64 @@ print(json.dumps(out))
     np.testing.assert_allclose(got["ros"]["state"], np.stack(ros_df["observation.state"].to_numpy()), atol=0)
     assert set(got["ros"]["tasks"]) == {s[2] for s in spans}
     assert got["ros"]["img"] == [3, 24, 32]
-    assert got["zarr"]["episodes"] == 3 and got["zarr"]["len"] == 20 and set(got["zarr"]["tasks"]) == {"push the T"}
-    np.testing.assert_allclose(
-        got["zarr"]["state"], np.concatenate([data["robot_eef_pos"], data["robot_gripper_width"]], axis=1), atol=0
+    assert (
+        got["zarr"]["episodes"] == 3
+        and got["zarr"]["len"] == 20
+        and set(got["zarr"]["tasks"]) == {"push the T"}
     )
+    np.testing.assert_allclose(
+        got["zarr"]["state"],
+        np.concatenate([data["robot_eef_pos"], data["robot_gripper_width"]], axis=1),
+        atol=0,
+    )
+
+
+def _decode_source(packets: list[tuple[bytes, bool]]) -> list[np.ndarray]:
+    ctx = av.CodecContext.create("h264", "r")
+    out = []
+    for data, _key in packets:
+        out += [f.to_ndarray(format="rgb24") for f in ctx.decode(av.Packet(data))]
+    return out + [f.to_ndarray(format="rgb24") for f in ctx.decode(None)]
+
+
+def test_compressed_video_is_stream_copied_when_gops_allow(tmp_path: Path) -> None:
+    """H.264 source + h264 output: keyframe-started episodes are stream-copied (bit-exact frames); an
+    episode cut mid-GOP is decoded and re-encoded; both land in valid videos."""
+    from robopipe.validate.engine import validate_dataset
+    from tests.fixtures.datasets import synthetic_frame
+    from tests.fixtures.robot_logs import encode_h264
+
+    src = [synthetic_frame(48, 64, 0, i) for i in range(60)]  # 2 s at 30 fps, keyframes every 10 frames
+    write_video_mcap(tmp_path / "run.mcap", src)
+    decoded = _decode_source(encode_h264(src))
+    mapping = "fps: 30\ncameras: {cam: camera/video}\nstate: [arm/pose/pose]\n"
+    # episode 0 starts on the keyframe at frame 10, episode 1 at frame 35 (mid-GOP)
+    ranges = [(10 / 30 - 0.001, 30 / 30 - 0.001), (35 / 30 - 0.001, 55 / 30 - 0.001)]
+    enc = EncoderOptions(codec="h264", crf=30, preset="ultrafast")
+    mp = tmp_path / "m.yaml"
+    mp.write_text(mapping)
+    req = ConvertRequest(
+        source=SourceSpec(
+            kind="mcap", path=str(tmp_path / "run.mcap"), options={"cut": "ranges", "ranges": ranges}
+        ),
+        out=tmp_path / "out",
+        mapping=str(mp),
+        workers=1,
+        encoder=enc,
+    )
+    rep = run_local(req)
+    assert rep.episodes == 2 and not rep.failures, rep.failures
+    eps = _episodes(tmp_path / "out")
+    assert eps["stream_copied"].tolist() == ["camera/video", ""]
+    # grid: from the later first sample (pose at 0.34 s) to the earlier last one (frame 29 at 0.967 s)
+    assert eps["length"].tolist() == [19, 19]
+    r = DatasetReader(tmp_path / "out")
+    got0 = _video(r, "observation.images.cam", 0)
+    np.testing.assert_array_equal(got0, np.stack(decoded[10:29]))  # stream copy: the source frames, bit-exact
+    got1 = _video(r, "observation.images.cam", 1)
+    idx = np.rint((1.17 + np.arange(19) / 30) * 30).astype(int)  # the grid starts with the pose at 1.17 s
+    err = np.abs(got1.astype(int) - np.stack([decoded[i] for i in idx]).astype(int)).mean()
+    assert err < 6  # re-encoded at crf 30: close, not exact
+    # both episodes share one file (two shards merged): each decodes with its own in-band parameter sets
+    report = validate_dataset(tmp_path / "out", full_decode=True)
+    assert report.valid, [f.message for f in report.errors]
