@@ -194,7 +194,7 @@ def port(
     /,
     *,
     out: Path,
-    kind: Literal["rlds", "hdf5", "folder"] = "rlds",
+    kind: Literal["rlds", "hdf5", "folder", "ros", "mcap", "zarr"] = "rlds",
     mapping: str | None = None,
     fps: int | None = None,
     shards: int | None = None,
@@ -215,7 +215,8 @@ def port(
     Parameters
     ----------
     source
-        RLDS directory, HDF5 file/folder or image folder.
+        RLDS directory, HDF5 file/folder, image folder, ROS bag(s), MCAP file(s) or Zarr replay buffer
+        (log options such as episode cutting go in the mapping's ``source:`` section).
     out
         Output dataset root (must not exist).
     kind
