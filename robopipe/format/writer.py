@@ -538,12 +538,12 @@ class DatasetWriter:
                 )
             )
             rows.append(row)
+        total = self._running_stats()  # before the new sketch file exists: it must not be counted twice
         chunk, file = self._next_meta
         rstats.write_sketch_file(self.root, chunk, file, [(st.index, st.sketch) for st in self._pending])
         write_episodes_file(self.root, chunk, file, rows)
         self._next_meta = layout.next_chunk_file(chunk, file, self.info.chunks_size)
         write_tasks(self.root, self._tasks)
-        total = self._running_stats()
         for st in self._pending:
             total = st.sketch if total is None else rstats.merge(total, st.sketch)
         self._total_stats = total
@@ -577,7 +577,7 @@ class DatasetWriter:
                 self.root,
             )
         total = None
-        for i in sorted(sketches):
+        for i in sorted(i for i in sketches if i < self.info.total_episodes):  # flushed episodes only
             total = sketches[i] if total is None else rstats.merge(total, sketches[i])
         return total
 
