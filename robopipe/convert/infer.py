@@ -6,6 +6,8 @@ Rules (printed mapping is meant to be saved and edited):
 * observation ``state``/``proprio`` vector if present, else every other float vector/scalar under the
   observation -> ``observation.state`` (concatenated in key order);
 * ``action`` tensor -> ``action``; an action *dict* -> its float parts concatenated;
+* LeRobot-named keys (``observation.state``, ``observation.images.cam_high``, ``action``) keep their roles and
+  names: '.' separates their parts like '/' does;
 * the first language key (step ``language_instruction``, inside ``observation``, or episode metadata) -> task;
 * ``is_first/is_last/is_terminal/reward/discount`` are kept as extras; scalar episode metadata is kept.
 """
@@ -17,7 +19,7 @@ import re
 from robopipe.convert.mapping import CameraSpec, ConversionMapping, TaskSpec, VectorPart, VectorSpec
 from robopipe.convert.source import SourceDescription, SourceField
 
-_OBS_PREFIXES = ("observation/", "observations/", "obs/")
+_OBS_PREFIXES = ("observation/", "observations/", "obs/", "observation.")
 _ACTION_NAMES = ("action", "actions")
 _STATE_NAMES = ("state", "proprio", "qpos", "robot_state", "states")
 _LANG_RE = re.compile(r"(language_instruction|natural_language_instruction|instruction|task|prompt)$")
@@ -25,8 +27,16 @@ _SKIP_RE = re.compile(r"(depth|embedding|has_image|has_language|mask|segmentatio
 _EXTRAS = ("is_first", "is_last", "is_terminal", "reward", "rewards", "discount", "dones")
 
 
+def _split(path: str) -> list[str]:
+    """Parts of a source key: '/'-separated, and '.'-separated in LeRobot-named keys (``observation.state``)."""
+    parts = path.split("/")
+    if len(parts) == 1 and path.startswith(("observation.", "action.")):
+        parts = path.split(".")
+    return parts
+
+
 def _leaf(path: str) -> str:
-    return path.rsplit("/", 1)[-1]
+    return _split(path)[-1]
 
 
 def _is_float_vector(f: SourceField) -> bool:
@@ -75,7 +85,7 @@ def infer_mapping(desc: SourceDescription) -> ConversionMapping:
         parts = [
             p
             for p, f in steps.items()
-            if p.split("/", 1)[0] in _ACTION_NAMES and "/" in p and _is_float_vector(f)
+            if len(_split(p)) > 1 and _split(p)[0] in _ACTION_NAMES and _is_float_vector(f)
         ]
         if parts:
             action = VectorSpec(parts=[VectorPart(key=k) for k in parts])

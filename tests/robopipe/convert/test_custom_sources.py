@@ -215,3 +215,35 @@ def test_python_hook_source(tmp_path: Path) -> None:
             _frames(r, "observation.images.cam", e),
             np.stack([synthetic_frame(32, 32, e, i) for i in range(3 + e)]),
         )
+
+
+def lerobot_named_hook() -> Any:
+    """A hook whose keys are already LeRobot's feature names."""
+    for e in range(2):
+        n = 4 + e
+        yield {
+            "observation.state": np.arange(n * 6, dtype=np.float32).reshape(n, 6) + 100 * e,
+            "observation.images.cam_high": np.stack([synthetic_frame(32, 48, e, i) for i in range(n)]),
+            "action": -np.arange(n * 6, dtype=np.float32).reshape(n, 6),
+            "task": [f"fold {e}"] * n,
+        }
+
+
+def test_hook_with_lerobot_named_keys_keeps_state_and_camera_names(tmp_path: Path) -> None:
+    req = ConvertRequest(
+        source=SourceSpec(kind="hook", path="tests.robopipe.convert.test_custom_sources:lerobot_named_hook"),
+        out=tmp_path / "out",
+        fps=10,
+        encoder=ENC,
+        mapping=None,
+    )
+    assert run_local(req).episodes == 2
+    r = DatasetReader(tmp_path / "out")
+    assert {"observation.state", "action", "observation.images.cam_high"} <= set(r.info.features)
+    assert not [k for k in r.info.features if "observation_images" in k]
+    for e, src in enumerate(lerobot_named_hook()):
+        t = r.read_episode(e).to_pandas()
+        np.testing.assert_array_equal(np.stack(t["observation.state"].to_numpy()), src["observation.state"])
+        np.testing.assert_array_equal(np.stack(t["action"].to_numpy()), src["action"])
+        assert {r.tasks[i] for i in t["task_index"]} == {f"fold {e}"}
+        _close(_frames(r, "observation.images.cam_high", e), src["observation.images.cam_high"])
