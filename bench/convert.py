@@ -10,7 +10,13 @@
 Prints frames/s (wall), CPU-seconds per 1000 frames, the robopipe/LeRobot ratios (wall, and per core =
 CPU time) and robopipe's scaling from 1 to 2 workers. No pass/fail: timings on a shared machine vary.
 
-    .venv/bin/python bench/convert.py [--episodes 8] [--steps 60] [--size 128]
+MCAP case (``--case mcap``): a folder of ROS 2 MCAP logs (JointState 200 Hz, a raw bgr8 camera and a JPEG
+CompressedImage camera at 30 Hz with jitter) converted by ``convert mcap`` in one process, against the
+ceiling for the same frames: decode every source image (raw reshape / JPEG) and encode both cameras with
+the same encoder, nothing else (no message decoding, alignment, parquet, stats). The ratio of CPU time per
+frame is robopipe's per-core throughput as a share of that ceiling (goal >= 80 %).
+
+    .venv/bin/python bench/convert.py [--case rlds|mcap|all] [--episodes 8] [--steps 60] [--size 128]
 """
 
 from __future__ import annotations
@@ -179,15 +185,119 @@ def run_warm(
     return r
 
 
+def build_mcap(root: Path, episodes: int, seconds: float, size: int) -> list[Path]:
+    """One ROS 2 MCAP log per episode (rosbags writer); returns the .mcap files."""
+    from tests.fixtures import robot_logs as fx
+
+    fx.H = fx.W = size
+    fx.WRIST_FORMAT = "JPEG"
+    root.mkdir(parents=True)
+    files = []
+    for e in range(episodes):
+        fx.write_ros2(root / f"bag{e}", storage="mcap", seconds=seconds, seed=e)
+        mcap = next((root / f"bag{e}").glob("*.mcap"))
+        files.append(mcap.rename(root / f"episode_{e:03d}.mcap"))
+    return files
+
+
+def run_mcap_ceiling(files: list[Path], out: Path) -> dict[str, float]:
+    """Decode the camera messages' images and encode them with robopipe's encoder: the floor of the work."""
+    import io
+
+    from mcap.reader import make_reader
+    from PIL import Image
+
+    from robopipe.format.video import SegmentEncoder, VideoEncoderConfig
+
+    out.mkdir(parents=True)
+    cfg = VideoEncoderConfig()
+    c0, t0 = _cpu(), time.perf_counter()
+    frames = 0
+    for e, path in enumerate(files):
+        encoders: dict[str, SegmentEncoder] = {}
+        with open(path, "rb") as fh:
+            reader = make_reader(fh)
+            topics = ["/cam/front/image_raw", "/cam/wrist/compressed"]
+            for _schema, channel, message in reader.iter_messages(topics=topics):
+                data = message.data
+                if channel.topic == "/cam/wrist/compressed":
+                    # CDR: the JPEG is the tail of the message (header and format string before it)
+                    start = data.find(b"\xff\xd8\xff")
+                    img = np.asarray(Image.open(io.BytesIO(data[start:])).convert("RGB"))
+                else:
+                    raw = np.frombuffer(data, np.uint8)
+                    h = w = int(round((len(raw) / 3) ** 0.5))
+                    img = raw[len(raw) - h * w * 3 :].reshape(h, w, 3)[..., ::-1]
+                h, w = img.shape[:2]
+                enc = encoders.get(channel.topic)
+                if enc is None:
+                    enc = encoders[channel.topic] = SegmentEncoder(
+                        out / f"{e}-{len(encoders)}.mp4", 30, w, h, cfg
+                    )
+                enc.put(np.ascontiguousarray(img))
+                frames += channel.topic == "/cam/front/image_raw"
+        for enc in encoders.values():
+            enc.close()
+    return {"frames": frames, "wall": time.perf_counter() - t0, "cpu": _cpu() - c0}
+
+
+def run_mcap_robopipe(root: Path, out: Path) -> dict[str, float]:
+    from robopipe.convert.engine import ConvertRequest, run_local
+    from robopipe.convert.source import SourceSpec
+
+    mapping = out.parent / "mcap-mapping.yaml"
+    mapping.write_text(
+        "fps: 30\ncameras: {front: cam/front/image_raw, wrist: cam/wrist/compressed}\n"
+        "state: [joint_states/position]\n"
+    )
+    req = ConvertRequest(
+        source=SourceSpec(kind="mcap", path=str(root)), out=out, mapping=str(mapping), workers=1, shards=1
+    )
+    c0, t0 = _cpu(), time.perf_counter()
+    rep = run_local(req)
+    return {"frames": rep.frames, "wall": time.perf_counter() - t0, "cpu": _cpu() - c0}
+
+
+def mcap_case(work: Path, episodes: int, seconds: float, size: int) -> None:
+    files = build_mcap(work / "mcap", episodes, seconds, size)
+    print(
+        f"MCAP: {episodes} logs x {seconds:.0f} s, JointState 200 Hz + 2 cameras {size}x{size} at 30 Hz "
+        "(raw bgr8 + JPEG)"
+    )
+    print(f"{'':46s} {'frames':>7s} {'wall s':>8s} {'frames/s':>9s} {'cpu s/1k frames':>16s}", flush=True)
+    rows = {}
+    for name, fn in (
+        ("decode + encode ceiling (same frames)", lambda: run_mcap_ceiling(files, work / "ceiling")),
+        ("robopipe convert mcap, 1 worker", lambda: run_mcap_robopipe(work / "mcap", work / "mcap-out")),
+    ):
+        r = rows[name] = fn()
+        print(
+            f"{name:46s} {int(r['frames']):7d} {r['wall']:8.2f} {r['frames'] / r['wall']:9.1f} "
+            f"{1000 * r['cpu'] / r['frames']:16.2f}",
+            flush=True,
+        )
+    ceil, rp = rows.values()
+    per_core = (ceil["cpu"] / ceil["frames"]) / (rp["cpu"] / rp["frames"])
+    wall = (ceil["wall"] / ceil["frames"]) / (rp["wall"] / rp["frames"])
+    print(f"robopipe MCAP throughput per core vs the ceiling: {100 * per_core:.0f} % (goal >= 80 %)")
+    print(f"robopipe MCAP wall throughput vs the ceiling:     {100 * wall:.0f} %")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--episodes", type=int, default=12)
     ap.add_argument("--steps", type=int, default=80)
     ap.add_argument("--size", type=int, default=128, help="camera height = width")
     ap.add_argument("--skip-lerobot", action="store_true")
+    ap.add_argument("--case", choices=["rlds", "mcap", "all"], default="all")
+    ap.add_argument("--mcap-seconds", type=float, default=8.0, help="length of each MCAP log")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-convert-"))
     try:
+        if args.case in ("mcap", "all"):
+            mcap_case(work, args.episodes, args.mcap_seconds, args.size)
+        if args.case == "mcap":
+            return
         data = build(work / "rlds", args.episodes, args.steps, args.size)
         import robopipe.convert.rlds  # noqa: F401  (TF imported before timing)
 

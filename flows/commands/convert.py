@@ -52,6 +52,9 @@ def _run(
         if m.fps is None and fps is None:
             print("# fps is unknown: add 'fps: N' (the robot's control rate) or pass --fps N")
         print(m.model_copy(update={"fps": fps}).to_yaml() if fps else m.to_yaml(), end="")
+        print("# source keys (scope kind dtype shape):")
+        for key, f in desc.fields.items():
+            print(f"#   {key}: {f.scope} {f.kind} {f.dtype} {list(f.shape)}")
         if out is None and not print_mapping:
             print("error: --out is required to convert", file=sys.stderr)
             return 2

@@ -401,3 +401,31 @@ def test_compressed_video_is_stream_copied_when_gops_allow(tmp_path: Path) -> No
     # both episodes share one file (two shards merged): each decodes with its own in-band parameter sets
     report = validate_dataset(tmp_path / "out", full_decode=True)
     assert report.valid, [f.message for f in report.errors]
+
+
+def test_cli_print_mapping_keeps_the_log_options_and_converts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flows.cli import main
+
+    spans = [(0.2, 0.9, "pick up the cube"), (1.2, 1.8, "put it in the box")]
+    write_ros2(tmp_path / "long", storage="mcap", seconds=2.0, extra=event_messages(spans))
+    src = str(tmp_path / "long")
+    assert (
+        main(
+            ["convert", "ros", src, "--print-mapping", "--event-topic", "/recording", "--task-topic", "/task"]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "(2 episodes)" in printed and "names: [j_a, j_b, j_c]" in printed
+    assert "#   joint_states/position/j_b: step tensor float64 []" in printed
+    (tmp_path / "m.yaml").write_text(printed)
+    code = main(
+        ["convert", "ros", src, "--out", str(tmp_path / "out"), "--mapping", str(tmp_path / "m.yaml"),
+         "--workers", "1", "--codec", "h264"]
+    )  # fmt: skip
+    assert code == 0
+    eps = _episodes(tmp_path / "out")
+    assert [list(t) for t in eps["tasks"]] == [[s[2]] for s in spans]
+    assert set(eps["file"]) == {"long"}  # the bag folder
