@@ -200,7 +200,7 @@ def build_mcap(root: Path, episodes: int, seconds: float, size: int) -> list[Pat
     return files
 
 
-def run_mcap_ceiling(files: list[Path], out: Path) -> dict[str, float]:
+def run_mcap_ceiling(files: list[Path], out: Path, size: int) -> dict[str, float]:
     """Decode the camera messages' images and encode them with robopipe's encoder: the floor of the work."""
     import io
 
@@ -225,9 +225,9 @@ def run_mcap_ceiling(files: list[Path], out: Path) -> dict[str, float]:
                     start = data.find(b"\xff\xd8\xff")
                     img = np.asarray(Image.open(io.BytesIO(data[start:])).convert("RGB"))
                 else:
+                    # CDR: the pixels are the message's last field
                     raw = np.frombuffer(data, np.uint8)
-                    h = w = int(round((len(raw) / 3) ** 0.5))
-                    img = raw[len(raw) - h * w * 3 :].reshape(h, w, 3)[..., ::-1]
+                    img = raw[len(raw) - size * size * 3 :].reshape(size, size, 3)[..., ::-1]
                 h, w = img.shape[:2]
                 enc = encoders.get(channel.topic)
                 if enc is None:
@@ -267,7 +267,7 @@ def mcap_case(work: Path, episodes: int, seconds: float, size: int) -> None:
     print(f"{'':46s} {'frames':>7s} {'wall s':>8s} {'frames/s':>9s} {'cpu s/1k frames':>16s}", flush=True)
     rows = {}
     for name, fn in (
-        ("decode + encode ceiling (same frames)", lambda: run_mcap_ceiling(files, work / "ceiling")),
+        ("decode + encode ceiling (same frames)", lambda: run_mcap_ceiling(files, work / "ceiling", size)),
         ("robopipe convert mcap, 1 worker", lambda: run_mcap_robopipe(work / "mcap", work / "mcap-out")),
     ):
         r = rows[name] = fn()
