@@ -13,7 +13,6 @@ from flows.edit import edit_flow
 from robopipe.edit import EditRequest
 from robopipe.quality.models import QualityRequest
 from robopipe.quality.summary import reasons
-from tasks.quality import quality_task
 
 LEVEL_RANK = {"error": 0, "warning": 1, "info": 2}
 
@@ -26,8 +25,15 @@ def reason_text(suspect: dict[str, Any]) -> str:
 
 @flow(name="quality")
 def quality_flow(request: QualityRequest) -> dict[str, Any]:
-    """Quality signals of one dataset; publishes the ranked suspects as a table artifact."""
-    report = quality_task(request)
+    """Quality signals of one dataset; publishes the ranked suspects as a table artifact.
+
+    The same recipe as ``robopipe quality``; its units (one per data / mp4 file) run as task runs on this
+    flow's task runner.
+    """
+    from robopipe.quality import compute_quality
+    from tasks.executors import PrefectExecutor
+
+    report = compute_quality(request.root, request.config, executor=PrefectExecutor()).model_dump(mode="json")
     artifacts.run_table(
         artifacts.artifact_key("quality", request.root.name),
         [

@@ -14,7 +14,9 @@ def quality(
     *,
     as_json: Annotated[bool, Parameter(name="--json", negative=())] = False,
     config: Path | None = None,
-    workers: int = 1,
+    workers: int = 0,
+    threads: Annotated[bool, Parameter(negative=())] = False,
+    dask_address: str | None = None,
     strict: Annotated[bool, Parameter(negative=())] = False,
     verbose: Annotated[bool, Parameter(name=["--verbose", "-v"], negative=())] = False,
 ) -> int:
@@ -36,18 +38,26 @@ def quality(
     config
         YAML overriding thresholds of the packaged defaults (robopipe/quality/defaults.yaml).
     workers
-        Threads decoding video files in parallel.
+        Parallel units (one per data / mp4 file): a Dask LocalCluster of N processes, or N threads with
+        ``--threads``; 0 runs everything in this process.
+    threads
+        Run the ``--workers`` units on threads instead of Dask processes.
+    dask_address
+        Run the units on an existing Dask scheduler (its workers must see ROOT at the same path).
     strict
         Exit 1 on warning-level suspects too.
     verbose
         List every finding under each suspect.
     """
+    from robopipe.execution import Execution
     from robopipe.quality import compute_quality
     from robopipe.quality.models import QualityRequest
     from robopipe.quality.summary import format_quality
+    from tasks.executors import open_executor
 
-    req = QualityRequest(root=root, config=config, workers=workers)
-    report = compute_quality(req.root, req.config, workers=req.workers)
+    req = QualityRequest(root=root, config=config)
+    with open_executor(Execution.from_options(workers, dask_address, threads)) as executor:
+        report = compute_quality(req.root, req.config, executor=executor)
     print(report.model_dump_json(indent=2) if as_json else format_quality(report, verbose=verbose))
     bad = report.counts.get("error", 0) + (report.counts.get("warning", 0) if strict else 0)
     return 1 if bad else 0

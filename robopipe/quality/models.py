@@ -61,4 +61,3 @@ class QualityRequest(_Frozen):
     config: Path | None = Field(
         default=None, description="YAML of thresholds overriding the packaged defaults"
     )
-    workers: int = Field(default=1, ge=1, le=64, description="threads decoding video files in parallel")

@@ -9,19 +9,22 @@ dataset-level signals (length outliers, near-duplicates, z-scores), scores and w
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from robopipe.errors import CorruptFileError, FormatError
+from robopipe.execution import Executor, SerialExecutor
 from robopipe.format import layout
 from robopipe.format.features import FeatureSpec
 from robopipe.format.info import load_info
@@ -39,9 +42,6 @@ from robopipe.stats.units import Unit
 
 log = logging.getLogger(__name__)
 INDEX_COLUMNS = frozenset({"timestamp", "frame_index", "episode_index", "index", "task_index"})
-T = TypeVar("T")
-R = TypeVar("R")
-MapFn = Callable[[Callable[[T], R], Sequence[T]], Iterable[R]]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ class QualityPlan:
     scales: Scales
     config: QualityConfig
     num_frames: int
+    staging: Path = field(default=Path())
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ def plan_quality(root: Path, config: QualityConfig) -> QualityPlan:
     root = Path(root)
     sp = plan_recompute(root, images=True)
     info = load_info(root)
+    staging = root / layout.ROBOPIPE_META_DIR / f".quality-staging-{uuid.uuid4().hex[:12]}"
     return QualityPlan(
         root,
         info.fps,
@@ -116,6 +118,7 @@ def plan_quality(root: Path, config: QualityConfig) -> QualityPlan:
         _scales(root, sp.features, sp.units),
         config,
         sp.num_frames,
+        staging,
     )
 
 
@@ -140,7 +143,16 @@ def _read_columns(
     return cols, ts, table["episode_index"].to_numpy()
 
 
-def run_quality_unit(plan: QualityPlan, unit: Unit) -> UnitResult:
+def run_quality_unit(plan: QualityPlan, unit: Unit) -> int:
+    """Signals of every episode of one unit's file, staged under ``plan.staging``; returns the unit id.
+
+    Results stay on disk (a few floats per frame), so no executor ships per-frame arrays around.
+    """
+    stage_unit(plan.staging, unit_signals(plan, unit))
+    return unit.uid
+
+
+def unit_signals(plan: QualityPlan, unit: Unit) -> UnitResult:
     """Signals of every episode of one unit's file."""
     path = plan.root / unit.path
     step = plan.config.camera.subsample
@@ -167,6 +179,52 @@ def run_quality_unit(plan: QualityPlan, unit: Unit) -> UnitResult:
             plan.config,
         )
     return UnitResult(unit.uid, out, {}, None)
+
+
+def stage_unit(staging: Path, r: UnitResult) -> None:
+    """``unit-N.json`` (signals, findings, means) + ``unit-N.npz`` (per-frame arrays); no pickle."""
+    arrays: dict[str, np.ndarray] = {}
+    doc: dict[str, Any] = {"uid": r.uid, "key": r.key, "numeric": {}, "camera": sorted(r.camera)}
+    for ep, nr in r.numeric.items():
+        doc["numeric"][str(ep)] = {
+            "signals": nr.signals,
+            "findings": [f.model_dump() for f in nr.findings],
+            "means": {k: np.asarray(v, np.float64).tolist() for k, v in nr.means.items()},
+            "frames": sorted(nr.frame_signals),
+        }
+        arrays[f"sig.{ep}"] = nr.signature
+        for name, a in nr.frame_signals.items():
+            arrays[f"f.{ep}.{name}"] = a
+    for ep, a in r.camera.items():
+        arrays[f"cam.{ep}"] = a
+    base = Path(staging) / f"unit-{r.uid:06d}"
+    tmp_npz = base.with_suffix(".npz.tmp")
+    with open(tmp_npz, "wb") as fh:
+        np.savez(fh, allow_pickle=False, **arrays)
+    tmp_npz.replace(base.with_suffix(".npz"))
+    tmp = base.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc), encoding="utf-8")
+    tmp.replace(base.with_suffix(".json"))
+
+
+def read_staged_unit(staging: Path, uid: int) -> UnitResult:
+    """What :func:`stage_unit` wrote for unit ``uid``."""
+    base = Path(staging) / f"unit-{uid:06d}"
+    doc = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
+    with np.load(base.with_suffix(".npz"), allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    numeric = {}
+    for ep_s, d in doc["numeric"].items():
+        ep = int(ep_s)
+        numeric[ep] = NumericResult(
+            signals=d["signals"],
+            findings=[Finding.model_validate(f) for f in d["findings"]],
+            frame_signals={n: arrays[f"f.{ep}.{n}"] for n in d["frames"]},
+            means={k: np.asarray(v, np.float64) for k, v in d["means"].items()},
+            signature=arrays[f"sig.{ep}"],
+        )
+    camera = {int(ep): arrays[f"cam.{ep}"] for ep in doc["camera"]}
+    return UnitResult(doc["uid"], numeric, camera, doc["key"])
 
 
 def _episode_meta(root: Path) -> dict[int, dict[str, Any]]:
@@ -304,34 +362,27 @@ def finish_quality(
     return report
 
 
-def serial_map(fn: Callable[[T], R], items: Sequence[T]) -> Iterable[R]:
-    return (fn(i) for i in items)
-
-
-def thread_map(workers: int) -> MapFn[Any, Any]:
-    """A map over a thread pool (decoding and numpy release the GIL)."""
-
-    def run(fn: Callable[[T], R], items: Sequence[T]) -> Iterable[R]:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(fn, items))
-
-    return run
-
-
 def compute_quality(
     root: Path,
     config: QualityConfig | Path | str | None = None,
     *,
-    workers: int = 1,
-    map_units: MapFn[Any, Any] | None = None,
+    executor: Executor | None = None,
 ) -> QualityReport:
-    """The whole quality stage; ``map_units`` (default: serial or ``workers`` threads) runs the units."""
+    """The quality stage: units mapped on ``executor`` (default serial), then joined, scored and stored."""
     t0 = time.perf_counter()
     label = (
         "defaults" if config is None else str(config) if not isinstance(config, QualityConfig) else "custom"
     )
     cfg = config if isinstance(config, QualityConfig) else load_config(config)
     plan = plan_quality(Path(root), cfg)
-    mapper = map_units or (thread_map(workers) if workers > 1 else serial_map)
-    results = list(mapper(lambda u: run_quality_unit(plan, u), list(plan.units)))
+    runner = executor or SerialExecutor()
+    plan.staging.mkdir(parents=True, exist_ok=True)
+    try:
+        stream = runner.map(
+            run_quality_unit, plan, list(plan.units), weights=[u.frames for u in plan.units], label="quality"
+        )
+        uids = stream.results()
+        results = [read_staged_unit(plan.staging, uid) for uid in uids]
+    finally:
+        shutil.rmtree(plan.staging, ignore_errors=True)
     return finish_quality(plan, results, time.perf_counter() - t0, label)

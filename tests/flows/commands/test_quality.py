@@ -79,3 +79,14 @@ def test_filter_by_expression_and_selection(
     assert main(["filter", str(root), "--out", str(tmp_path / "h"), "--where", "nosuch > 1"]) == 2
     assert "unknown name" in capsys.readouterr().err
     assert not (tmp_path / "h").exists()
+
+
+@pytest.mark.integration
+def test_quality_on_dask_and_threads_matches_serial(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from robopipe.quality.store import read_episodes
+
+    main(["quality", str(root)])
+    serial = read_episodes(root)
+    for extra in (["--workers", "2", "--threads"], ["--workers", "2"]):  # threads, Dask LocalCluster(2)
+        assert main(["quality", str(root), *extra]) == 1
+        assert read_episodes(root) == serial

@@ -61,7 +61,13 @@ def test_frame_signals_stored_per_episode(defect_root: Path) -> None:
 
 
 def test_threaded_run_gives_the_same_results(defect_root: Path) -> None:
+    from robopipe.execution import ThreadExecutor
+
     compute_quality(defect_root)
     serial = read_episodes(defect_root)
-    compute_quality(defect_root, workers=2)
+    frames = (defect_root / "meta/robopipe/quality/frames.parquet").read_bytes()
+    with ThreadExecutor(3) as threads:
+        compute_quality(defect_root, executor=threads)
     assert read_episodes(defect_root) == serial
+    assert (defect_root / "meta/robopipe/quality/frames.parquet").read_bytes() == frames
+    assert not list((defect_root / "meta/robopipe").glob(".quality-staging-*"))  # staging removed
