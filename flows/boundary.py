@@ -60,16 +60,27 @@ QUIET_CHILD_ENV = {
 _RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
 
 
-class _NoRunFailures(logging.Filter):
-    """Drop ERROR records of Prefect flow/task runs from the console (the ``error:`` line says it)."""
+# Loggers whose INFO lines are the command's user interface (the recording session's phase prompts:
+# "recording episode 0", "reset: ..."): shown without -v.
+OPERATOR_LOGGERS = ("recording",)
+
+
+class _QuietConsole(logging.Filter):
+    """Console filter without ``-v``: WARNING and up, plus operator prompts; failed Prefect runs dropped
+    (the boundary's ``error:`` line reports them)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.levelno >= logging.ERROR and record.name.startswith(_RUN_LOGGERS))
+        if record.levelno >= logging.ERROR and record.name.startswith(_RUN_LOGGERS):
+            return False
+        return record.levelno >= logging.WARNING or (
+            record.levelno >= logging.INFO and record.name.startswith(OPERATOR_LOGGERS)
+        )
 
 
 @contextmanager
 def cli_logging(verbose: bool) -> Iterator[None]:
-    """Console logging for one CLI call: WARNING by default (noisy libraries: ERROR), INFO with ``-v``.
+    """Console logging for one CLI call: WARNING by default (noisy libraries: ERROR; the recording
+    session's operator prompts stay visible), INFO with ``-v``.
 
     The console handler carries the level, so a command that adds a file handler (``record
     --log-file``) still gets INFO records into its file without flooding the terminal. Logger levels
@@ -80,18 +91,18 @@ def cli_logging(verbose: bool) -> Iterator[None]:
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     )
-    handler.setLevel(logging.INFO if verbose else logging.WARNING)
+    handler.setLevel(logging.INFO)
     if not verbose:
-        handler.addFilter(_NoRunFailures())
+        handler.addFilter(_QuietConsole())
     saved_env = {k: os.environ.get(k) for k in QUIET_CHILD_ENV}
     if not verbose:
         os.environ.update({k: os.environ.get(k) or v for k, v in QUIET_CHILD_ENV.items()})
-    loggers = [root, *(logging.getLogger(n) for n in QUIET_LOGGERS)]
+    loggers = [root, *(logging.getLogger(n) for n in (*QUIET_LOGGERS, *OPERATOR_LOGGERS))]
     saved = [lg.level for lg in loggers]
     root.addHandler(handler)
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     for lg in loggers[1:]:
-        lg.setLevel(logging.INFO if verbose else logging.ERROR)
+        lg.setLevel(logging.INFO if verbose or lg.name in OPERATOR_LOGGERS else logging.ERROR)
     with warnings.catch_warnings():
         if not verbose:  # library deprecation chatter is not the user's problem; -v shows it
             for category in (DeprecationWarning, FutureWarning, PendingDeprecationWarning):
@@ -197,7 +208,8 @@ def pydantic_lines(exc: BaseException) -> list[str]:
         name = _option_name(loc)
         got = e.get("input")
         shown = "" if e.get("type") == "missing" or isinstance(got, dict) else f" (got {_short(got)})"
-        lines.append(one_line(f"{name}: {e.get('msg', 'invalid')}{shown}"))
+        msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+        lines.append(one_line(f"{name}: {msg}{shown}"))
     return lines or [one_line(f"invalid {title}")]
 
 

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from recording.pacing import EpisodeTiming
-from robopipe.errors import ConfigError
+from robopipe.errors import ConfigError, pydantic_problems
 from robopipe.format.video import VideoEncoderConfig
+from robopipe.publish.models import check_repo_id
 
 #: Encoder that keeps up with 3 cameras at 640×480×30 fps on 2 cores (≈1.6 ms CPU per frame); LeRobot's
 #: libsvtav1 preset 12 needs ≈15 ms per frame, i.e. more than a core for 2 cameras. Pass --vcodec libsvtav1
@@ -44,9 +45,9 @@ class RecordRequest(_Model):
     robot_id: str | None = Field(
         default=None, description="Override the robot config's id (calibration file name)."
     )
-    teleop: DeviceSource | None = Field(
-        None,
-        description="Teleoperator (leader arm, keyboard): YAML path, bundled config or type name, or a dict.",
+    teleop: DeviceSource = Field(
+        description="Teleoperator (leader arm, keyboard): YAML path, bundled config or type name, or a dict. "
+        "Required: it is where the recorded actions come from.",
     )
     teleop_port: str | None = Field(default=None, description="Override the teleoperator config's port.")
     teleop_id: str | None = Field(default=None, description="Override the teleoperator config's id.")
@@ -55,6 +56,12 @@ class RecordRequest(_Model):
         description="Camera specs [name=]sim:WxH[@FPS] or [name=]/dev/videoN[:WxH][@FPS][:input_format].",
     )
     repo_id: str = Field(description="Dataset name ORG/NAME (also the Hub repository when pushing).")
+
+    @field_validator("repo_id")
+    @classmethod
+    def _strict_repo_id(cls, v: str) -> str:
+        return check_repo_id(v)
+
     root: Path | None = Field(
         default=None, description="Dataset folder (default $HF_LEROBOT_HOME/<repo_id>)."
     )
@@ -165,4 +172,4 @@ def load_record_config(path: Path, overrides: dict[str, Any]) -> RecordRequest:
     try:
         return RecordRequest.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"invalid record config {path}: {exc}") from exc
+        raise ConfigError(f"invalid record config {path}: {'; '.join(pydantic_problems(exc))}") from exc

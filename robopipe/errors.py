@@ -13,6 +13,8 @@ it was read and is invalid (format violations, statistics that cannot be compute
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class RobopipeError(Exception):
     """Base class of every error robopipe raises on purpose."""
@@ -157,3 +159,13 @@ class DeviceTimeoutError(DeviceError, TransientError):
 
 class ProtocolError(DeviceError, TransientError):
     """A corrupt packet (bad checksum, truncated) arrived from a device."""
+
+
+def pydantic_problems(exc: Any) -> list[str]:
+    """``field.path: message`` for each error of a pydantic ``ValidationError`` (no URLs, no input dumps)."""
+    out = []
+    for e in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in e.get("loc", ()))
+        msg = " ".join(str(e.get("msg", "invalid")).removeprefix("Value error, ").split())
+        out.append(f"{loc}: {msg}" if loc else msg)
+    return out

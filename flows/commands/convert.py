@@ -77,7 +77,7 @@ def _run(
         print(f"# inferred mapping (save it and pass --mapping FILE to change it):\n{plan.mapping.to_yaml()}")
     from tqdm import tqdm
 
-    bar = tqdm(total=len(plan.shards), unit="shard", desc="convert")
+    bar = tqdm(total=len(plan.shards), unit="shard", desc="convert", disable=None)  # terminal only
 
     def on_shard(r: Any) -> None:
         bar.update(1)

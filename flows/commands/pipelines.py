@@ -32,16 +32,16 @@ def _load(path: Path | None) -> dict[str, Any]:
     return data
 
 
-def _build(model: type[Any], data: dict[str, Any]) -> Any:
+def _build(model: type[Any], data: dict[str, Any], source: Path | None = None) -> Any:
     from pydantic import ValidationError
 
-    from robopipe.errors import ConfigError
+    from robopipe.errors import ConfigError, pydantic_problems
 
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"invalid arguments: {problems}") from exc
+        where = f"request file {source}" if source is not None else "invalid arguments"
+        raise ConfigError(f"{where}: {'; '.join(pydantic_problems(exc))}") from exc
 
 
 def _publish(
@@ -186,7 +186,7 @@ def ingest(
             "execution": {"workers": workers, "dask_address": dask_address},
         }
     data.setdefault("master", master)
-    return _run(ingest_flow, _build(IngestRequest, data), as_json)
+    return _run(ingest_flow, _build(IngestRequest, data, config), as_json)
 
 
 def port(

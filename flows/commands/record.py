@@ -205,9 +205,14 @@ def record(
     if config is not None:
         request = load_record_config(config, overrides)
     else:
-        missing = [f for f in ("robot", "repo_id", "single_task") if f not in overrides]
+        missing = [f for f in ("robot", "teleop", "repo_id", "single_task") if f not in overrides]
         if missing:
-            flags = {"robot": "--robot-path", "repo_id": "--repo-id", "single_task": "--single-task"}
+            flags = {
+                "robot": "--robot-path",
+                "teleop": "--teleop (the actions come from it)",
+                "repo_id": "--repo-id",
+                "single_task": "--single-task",
+            }
             raise ConfigError(
                 f"record needs {', '.join(flags[m] for m in missing)} (or --config record.yaml)"
             )

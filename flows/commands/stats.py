@@ -47,7 +47,9 @@ def stats(
     )
     info = load_info(root)
     cams = sum(1 for f in info.features.values() if f.is_video) if images else 0
-    with tqdm(total=info.total_frames * (1 + cams), unit="frame", unit_scale=True, desc="stats") as bar:
+    with tqdm(
+        total=info.total_frames * (1 + cams), unit="frame", unit_scale=True, desc="stats", disable=None
+    ) as bar:  # a bar on a terminal only (disable=None: off when stderr is not a TTY)
         if workers == 0 and not dask_address:
             report = recompute_stats(request, progress=bar.update)
         else:

@@ -65,7 +65,7 @@ def parse_camera_spec(spec: str, index: int = 0) -> CameraConfig:
     name = DEFAULT_NAMES[index] if index < len(DEFAULT_NAMES) else f"cam{index}"
     if "=" in text:
         name, text = text.split("=", 1)
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise ConfigError(
                 f"camera spec {spec!r}: name {name!r} must be an identifier (letters, digits, _), "
                 "e.g. front=sim:640x480"
@@ -75,7 +75,7 @@ def parse_camera_spec(spec: str, index: int = 0) -> CameraConfig:
     width = height = None
     fps: float | None = None
     input_format = None
-    if rest and (m := _SIZE.match(rest[0])):
+    if rest and (m := _SIZE.fullmatch(rest[0])):
         width, height = int(m.group(1)), int(m.group(2))
         fps = float(m.group(3)) if m.group(3) else None
         rest = rest[1:]

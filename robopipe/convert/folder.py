@@ -167,7 +167,9 @@ def _as_episode(i: int, spec: str, item: Any) -> SourceEpisode:
             f"hook {spec}: episode {i} is a {type(item).__name__}, expected a dict of arrays"
         )
     steps = item.get("steps", item)
-    meta = dict(item.get("metadata", {})) if "steps" in item else {}
+    meta = item.get("metadata", {}) if "steps" in item else {}
+    if not isinstance(steps, dict) or not isinstance(meta, dict):
+        raise ConversionError(f"hook {spec}: episode {i}: 'steps' and 'metadata' must be dicts")
     arrays = {
         str(k): (
             np.asarray(v, dtype=object)
@@ -176,12 +178,36 @@ def _as_episode(i: int, spec: str, item: Any) -> SourceEpisode:
         )
         for k, v in steps.items()
     }
+    arrays = _broadcast_scalar_text(arrays, f"hook {spec}: episode {i}")
     return SourceEpisode(
         index=i,
         source=f"{spec}[{i}]",
         steps=arrays,
         metadata={f"episode_metadata/{k}": v for k, v in meta.items()},
     )
+
+
+def _broadcast_scalar_text(arrays: dict[str, np.ndarray], where: str) -> dict[str, np.ndarray]:
+    """A scalar text step field (``"task": "pick the cube"``) holds for every step; other scalars are errors."""
+    lengths = {len(v) for v in arrays.values() if v.ndim > 0}
+    scalars = [k for k, v in arrays.items() if v.ndim == 0]
+    if not scalars:
+        return arrays
+    if len(lengths) != 1:
+        raise ConversionError(
+            f"{where}: step fields need one value per step; got no array to take the length from"
+        )
+    (n,) = lengths
+    out = dict(arrays)
+    for k in scalars:
+        value = arrays[k].item()
+        if not isinstance(value, str | bytes):
+            raise ConversionError(
+                f"{where}: step field {k!r} is a single {type(value).__name__}, expected one value per step "
+                f"(an array of length {n}); put per-episode values under 'metadata'"
+            )
+        out[k] = np.full(n, value, dtype=object)
+    return out
 
 
 class HookReader:

@@ -16,6 +16,7 @@ from typing import Any
 import av
 
 from robopipe.errors import CorruptFileError, FormatError
+from robopipe.format.video import first_video_stream
 
 _TICKS = 512  # output time base 1/(fps*512), as the dataset writer uses
 
@@ -65,9 +66,7 @@ class PacketCopier:
         """Copy several spans of one source file, in order, opening it once."""
         try:
             with av.open(str(src)) as inp:
-                if not inp.streams.video:
-                    raise CorruptFileError(f"{src}: no video stream")
-                in_stream = inp.streams.video[0]
+                in_stream = first_video_stream(inp, src)
                 self._open_output(in_stream, src)
                 tb = in_stream.time_base
                 if tb is None:

@@ -14,12 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import av
-
 from robopipe.edit.packets import NotKeyframeError, PacketCopier
 from robopipe.errors import FormatError
 from robopipe.format.features import is_depth_info
-from robopipe.format.video import SegmentEncoder, VideoEncoderConfig, iter_frames
+from robopipe.format.video import SegmentEncoder, VideoEncoderConfig, iter_frames, open_video
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +27,7 @@ _ENCODERS = {"av1": "libsvtav1", "h264": "h264", "hevc": "hevc"}
 def keyframe_indices(src: Path, fps: int) -> list[int]:
     """Frame numbers (pts * fps) of the keyframes of ``src`` (demux only, no decode)."""
     out = []
-    with av.open(str(src)) as inp:
-        stream = inp.streams.video[0]
+    with open_video(src) as (inp, stream):
         tb = stream.time_base
         if tb is None:
             raise FormatError(f"{src}: video stream has no time base")

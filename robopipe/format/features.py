@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from robopipe.errors import FormatError
+from robopipe.errors import FormatError, pydantic_problems
 from robopipe.format import language, safepath
 
 VISUAL_DTYPES = frozenset({"image", "video"})
@@ -157,8 +157,10 @@ def parse_features(raw: Mapping[str, Any]) -> dict[str, FeatureSpec]:
         validate_feature_key(key)
         try:
             out[key] = spec if isinstance(spec, FeatureSpec) else FeatureSpec.model_validate(spec)
+        except ValidationError as exc:
+            raise FormatError(f"feature {key!r}: {'; '.join(pydantic_problems(exc))}") from exc
         except ValueError as exc:
-            raise FormatError(f"feature {key!r}: invalid spec {spec!r}: {exc}") from exc
+            raise FormatError(f"feature {key!r}: invalid spec: {exc}") from exc
     return out
 
 

@@ -173,7 +173,7 @@ class DatasetReader:
     def column(self, key: str, episode: int) -> np.ndarray:
         """A numeric feature of one episode as a ``(T, *shape)`` array."""
         table = self.read_episode(episode, [key])
-        return column_to_numpy(table[key], self.features[key])
+        return column_to_numpy(table[key], self.features[key], f"{self.root} episode {episode}: {key}")
 
     def decode_image(self, key: str, episode: int, frame_index: int) -> np.ndarray:
         """An ``image`` feature frame (PNG in parquet) as HxWxC uint8."""
@@ -210,8 +210,12 @@ class DatasetReader:
         yield from iter_frames(path, start, int(self._episode(episode_index)["length"]))
 
 
-def column_to_numpy(col: pa.ChunkedArray, spec: FeatureSpec) -> np.ndarray:
-    """A numeric column (scalar, fixed/variable list, nested list) as ``(T, *shape)``."""
+def column_to_numpy(col: pa.ChunkedArray, spec: FeatureSpec, where: str = "column") -> np.ndarray:
+    """A numeric column (scalar, fixed/variable list, nested list) as ``(T, *shape)``.
+
+    Raises :class:`FormatError` (naming ``where``, e.g. ``file: feature``) when the stored values do
+    not fill the ``info.json`` shape.
+    """
     arr = col.combine_chunks()
     n = len(arr)
     while (
@@ -221,6 +225,12 @@ def column_to_numpy(col: pa.ChunkedArray, spec: FeatureSpec) -> np.ndarray:
     ):
         arr = arr.flatten()
     values = arr.to_numpy(zero_copy_only=False)
+    per_row = int(np.prod(spec.shape, dtype=np.int64))
+    if values.size != n * per_row:
+        raise FormatError(
+            f"{where}: {values.size} values in {n} rows do not match shape {list(spec.shape)} of "
+            f"meta/info.json (expected {per_row} per row); fix the feature's shape or the data"
+        )
     return values.reshape((n, *spec.shape))
 
 

@@ -15,6 +15,7 @@ import os
 import queue
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -278,9 +279,7 @@ class VideoFileAppender:
         first = self.num_frames
         copied = 0
         with av.open(str(src)) as inp:
-            if not inp.streams.video:
-                raise CorruptFileError(f"{src}: no video stream")
-            in_stream = inp.streams.video[0]
+            in_stream = first_video_stream(inp, src)
             cc = in_stream.codec_context
             key = (cc.name, cc.width, cc.height)
             if self._container is None:
@@ -328,12 +327,38 @@ class VideoFileAppender:
             self._container = None
 
 
+def first_video_stream(container: Any, path: Path | str) -> Any:
+    """The first video stream of an opened container, or :class:`CorruptFileError` naming the file.
+
+    A truncated mp4 can list a stream without codec parameters; decoding it crashes PyAV (SIGSEGV),
+    so it is refused here.
+    """
+    if not container.streams.video:
+        raise CorruptFileError(f"{path}: no video stream (truncated or not a video); re-encode it")
+    stream = container.streams.video[0]
+    if stream.codec_context is None:
+        raise CorruptFileError(
+            f"{path}: video stream without codec parameters (truncated file); re-encode it"
+        )
+    return stream
+
+
+@contextmanager
+def open_video(path: Path) -> Iterator[tuple[Any, Any]]:
+    """``(container, first video stream)`` of ``path``; decode errors become :class:`CorruptFileError`
+    naming the file (a truncated or garbage mp4 is the user's input, not a crash)."""
+    try:
+        with av.open(str(path)) as container:
+            yield container, first_video_stream(container, path)
+    except av.error.FFmpegError as exc:
+        raise CorruptFileError(f"{path}: unreadable video ({exc.strerror or exc}); re-encode it") from exc
+
+
 def decode_frames(path: Path, timestamps: Sequence[float], tolerance_s: float = 1e-4) -> np.ndarray:
     """Decode the frames at ``timestamps`` (seconds in the file) as ``(N, H, W, 3)`` uint8 RGB."""
     wanted = sorted(set(float(t) for t in timestamps))
     found: dict[float, np.ndarray] = {}
-    with av.open(str(path)) as container:
-        stream: Any = container.streams.video[0]
+    with open_video(path) as (container, stream):
         tb = _time_base(stream)
         i = 0
         while i < len(wanted):
@@ -358,8 +383,7 @@ def decode_frames(path: Path, timestamps: Sequence[float], tolerance_s: float = 
 
 def iter_frames(path: Path, start_s: float = 0.0, num_frames: int | None = None) -> Iterator[np.ndarray]:
     """Decode consecutive frames from ``start_s`` (one episode's span of a file) as HxWx3 uint8."""
-    with av.open(str(path)) as container:
-        stream: Any = container.streams.video[0]
+    with open_video(path) as (container, stream):
         tb = _time_base(stream)
         container.seek(int(start_s / tb), stream=stream, backward=True, any_frame=False)
         n = 0
@@ -404,9 +428,7 @@ def probe_video(path: Path) -> VideoProbe:
     """Read codec, size, fps and frame count of ``path`` from container metadata and packet pts."""
     try:
         with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise CorruptFileError(f"{path}: no video stream")
-            stream: Any = container.streams.video[0]
+            stream: Any = first_video_stream(container, path)
             cc = stream.codec_context
             count = 0
             last_pts = None

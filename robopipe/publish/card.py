@@ -9,8 +9,10 @@ new commit.
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -109,11 +111,12 @@ def render_card(
     episodes = _episode_columns(root)
     tasks = _tasks(root, episodes["tasks"])
     stats_path = root / layout.STATS_PATH
-    stats: dict[str, Any] = json.loads(stats_path.read_text(encoding="utf-8")) if stats_path.is_file() else {}
+    stats = _read_stats(stats_path)
 
     card_tags = ["LeRobot"] + [t for t in dict.fromkeys(tags) if t != "LeRobot"]
-    if info.robot_type and info.robot_type not in card_tags:
-        card_tags.append(info.robot_type)
+    robot_type = _text(info.robot_type) if info.robot_type else None
+    if robot_type and robot_type not in card_tags:
+        card_tags.append(robot_type)
     header = {
         "license": license,
         "tags": card_tags,
@@ -132,7 +135,7 @@ def render_card(
     ]
     lengths = [int(x) for x in episodes["length"] if x is not None]
     rows = [
-        ["Robot type", str(info.robot_type or "unknown")],
+        ["Robot type", robot_type or "unknown"],
         ["Episodes", str(info.total_episodes)],
         ["Frames", str(info.total_frames)],
         ["FPS", str(info.fps)],
@@ -153,7 +156,7 @@ def render_card(
     lines += [*_table(["", ""], rows), ""]
 
     lines += ["## Tasks", ""]
-    lines += [f"- {t}" for t in tasks] or ["(none)"]
+    lines += [f"- {_text(t)}" for t in tasks] or ["(none)"]
     lines += [""]
 
     lines += ["## Cameras", ""]
@@ -166,7 +169,7 @@ def render_card(
                     f"`{key}`",
                     spec.dtype,
                     "x".join(str(s) for s in spec.shape),
-                    str(vinfo.get("video.codec", "-")),
+                    _text(vinfo.get("video.codec", "-")),
                     _fmt_num(vinfo.get("video.fps", info.fps)),
                 ]
             )
@@ -180,9 +183,9 @@ def render_card(
     for key, spec in info.features.items():
         names = spec.names
         if isinstance(names, dict):
-            names_s = json.dumps(names, ensure_ascii=False)
+            names_s = _text(json.dumps(names, ensure_ascii=False))
         elif isinstance(names, list):
-            names_s = ", ".join(str(n) for n in names[:8]) + (" …" if len(names) > 8 else "")
+            names_s = ", ".join(_text(n) for n in names[:8]) + (" …" if len(names) > 8 else "")
         else:
             names_s = ""
         feat_rows.append([f"`{key}`", spec.dtype, str(list(spec.shape)), names_s])
@@ -192,7 +195,7 @@ def render_card(
     stat_rows = []
     for key, spec in info.features.items():
         s = stats.get(key)
-        if not s or key in DEFAULT_FEATURES or spec.is_visual:
+        if not isinstance(s, dict) or key in DEFAULT_FEATURES or spec.is_visual:
             continue
         stat_rows.append([f"`{key}`"] + [_fmt_values(s.get(n, "-")) for n in ("mean", "std", "min", "max")])
     if stat_rows:
@@ -201,8 +204,10 @@ def render_card(
         lines += ["(no meta/stats.json)" if not stats else "(no numeric features beyond the defaults)"]
     lines += [""]
 
-    lines += ["## Dataset structure", "", "[meta/info.json](meta/info.json):", "```json"]
-    lines += [json.dumps(raw_info, indent=4, ensure_ascii=False), "```", ""]
+    info_text = json.dumps(raw_info, indent=4, ensure_ascii=False)
+    fence = "`" * max(3, _longest_backtick_run(info_text) + 1)  # data cannot close the code block
+    lines += ["## Dataset structure", "", "[meta/info.json](meta/info.json):", fence + "json"]
+    lines += [info_text, fence, ""]
 
     key = repo_id.replace("/", "_").replace("-", "_").replace(".", "_")
     lines += [
@@ -220,6 +225,35 @@ def render_card(
         "",
     ]
     return "\n".join(lines)
+
+
+def _text(value: Any, limit: int = 200) -> str:
+    """A dataset-provided string made safe for the card body: one line, HTML escaped, bounded."""
+    flat = " ".join(str(value).split())
+    flat = flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return html.escape(flat, quote=False).replace("`", "\\`")
+
+
+def _longest_backtick_run(text: str) -> int:
+    runs = re.findall(r"`+", text)
+    return max((len(r) for r in runs), default=0)
+
+
+def _read_stats(path: Path) -> dict[str, Any]:
+    """``meta/stats.json`` as parsed JSON (``{}`` when absent); garbage is a clear error, not a crash."""
+    if not path.is_file():
+        return {}
+    try:
+        stats = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptFileError(
+            f"{path}: unreadable JSON ({exc}); recompute it with `robopipe stats ROOT`"
+        ) from exc
+    if not isinstance(stats, dict):
+        raise CorruptFileError(
+            f"{path}: expected a JSON object, got {type(stats).__name__}; recompute it with `robopipe stats ROOT`"
+        )
+    return stats
 
 
 def parse_card_header(card: str) -> dict[str, Any]:

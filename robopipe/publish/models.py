@@ -23,7 +23,7 @@ _REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-
 
 def check_repo_id(repo_id: str) -> str:
     """``org/name`` with the Hub's allowed characters."""
-    if not _REPO_ID_RE.match(repo_id) or ".." in repo_id or repo_id.endswith((".git", ".")):
+    if not _REPO_ID_RE.fullmatch(repo_id) or ".." in repo_id or repo_id.endswith((".git", ".")):
         raise ValueError(
             f"repo id {repo_id!r} is not of the form ORG/NAME (letters, digits, '.', '_', '-'; "
             "e.g. my-lab/so101-pick-cube)"

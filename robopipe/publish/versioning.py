@@ -30,7 +30,7 @@ def check_version_tag(tag: str) -> str:
         >>> check_version_tag("v1.2.0")
         'v1.2.0'
     """
-    if not _SEMVER_RE.match(tag):
+    if not _SEMVER_RE.fullmatch(tag):
         raise ConfigError(
             f"version tag {tag!r} is not a semantic version: expected MAJOR.MINOR.PATCH with an optional "
             "leading 'v' and optional -prerelease/+build parts, e.g. v1.2.0 or v2.0.0-rc.1"
@@ -42,7 +42,7 @@ def check_version_tag(tag: str) -> str:
 
 def check_branch_name(branch: str) -> str:
     """Return ``branch`` if it is a valid git branch name, else raise ConfigError."""
-    if not _BRANCH_RE.match(branch) or branch.endswith(".lock"):
+    if not _BRANCH_RE.fullmatch(branch) or branch.endswith(".lock"):
         raise ConfigError(
             f"branch name {branch!r} is not a valid git branch name "
             "(letters, digits, '.', '_', '-', '/'; no '..', no leading '/', no trailing '.' or '/')"

@@ -28,6 +28,7 @@ from robopipe.errors import CorruptFileError, FormatError
 from robopipe.format import safepath
 from robopipe.format.atomic import tmp_path_for
 from robopipe.format.features import FeatureSpec
+from robopipe.format.video import first_video_stream
 from robopipe.stats.batch import NeedsPerEpisodePath, file_numeric_stats
 from robopipe.stats.episode import OnNonFinite, summarize_episode
 from robopipe.stats.image import ImageStatsAccumulator
@@ -80,14 +81,16 @@ class Unit:
         return f"unit-{self.uid:06d}.parquet"
 
 
-def _numeric_columns(table: pa.Table, features: Mapping[str, FeatureSpec]) -> dict[str, np.ndarray]:
+def _numeric_columns(
+    table: pa.Table, features: Mapping[str, FeatureSpec], path: Path
+) -> dict[str, np.ndarray]:
     from robopipe.format.reader import column_to_numpy
 
     out = {}
     for key, spec in features.items():
         if not spec.is_numeric or key not in table.column_names:
             continue
-        out[key] = column_to_numpy(table[key], spec).astype(spec.np_dtype, copy=False)
+        out[key] = column_to_numpy(table[key], spec, f"{path}: {key}").astype(spec.np_dtype, copy=False)
     return out
 
 
@@ -113,7 +116,7 @@ def _data_unit(
     missing = [k for k in numeric if k not in schema_names]
     if missing:
         raise FormatError(f"{path}: columns {missing} of info.json features are missing from the data file")
-    columns = _numeric_columns(table, features)
+    columns = _numeric_columns(table, features, path)
     ep = table["episode_index"].to_numpy()
     starts = np.flatnonzero(np.concatenate(([True], ep[1:] != ep[:-1])))
     bounds = dict(zip(ep[starts].tolist(), zip(starts.tolist(), [*starts[1:].tolist(), len(ep)])))
@@ -187,7 +190,7 @@ def _video_unit(root: Path, unit: Unit, fps: int) -> _Staged:
     half = 0.5 / fps
     try:
         with av.open(str(path)) as container:
-            stream: Any = container.streams.video[0]
+            stream: Any = first_video_stream(container, path)
             stream.thread_type = "AUTO"
             tb = stream.time_base
             if spans[0].from_ts > half:

@@ -202,7 +202,10 @@ def _typed_info(raw: dict[str, Any], out: FindingCollector) -> DatasetInfo | Non
             if loc in unsafe:
                 continue  # reported as RP109 above
             out.add(
-                "RP101", f"info.json {loc}: {err['msg']}", file=where, actual=repr(err.get("input"))[:200]
+                "RP101",
+                f"info.json {loc}: {str(err['msg']).removeprefix('Value error, ')}",
+                file=where,
+                actual=None if isinstance(err.get("input"), dict) else repr(err.get("input"))[:200],
             )
         return None
     except FormatError as exc:

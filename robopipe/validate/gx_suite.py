@@ -334,7 +334,7 @@ def write_data_docs(file_results: Sequence[Mapping[str, Any]], report_dir: Path)
         ValidationResultIdentifier,
     )
 
-    site_dir = Path(report_dir) / "data_docs"
+    site_dir = Path(report_dir).absolute() / "data_docs"  # GX's store wants an absolute base_directory
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     ctx.add_data_docs_site(

@@ -53,8 +53,8 @@ class VideoScan:
 def scan_video(path: Path, full_decode: bool = False) -> VideoScan:
     """Demux (or decode) ``path``; raises ``av.error.FFmpegError``/``OSError`` when it cannot be opened."""
     with av.open(str(path)) as container:
-        if not container.streams.video:
-            raise av.error.InvalidDataError(0, "no video stream")
+        if not container.streams.video or container.streams.video[0].codec_context is None:
+            raise av.error.InvalidDataError(0, "no decodable video stream")
         stream = container.streams.video[0]
         cc = stream.codec_context
         tb = float(stream.time_base or 0)

@@ -42,3 +42,32 @@ def test_card_without_success_or_cameras(dataset_factory: Callable[..., Path]) -
     assert "Success rate" not in card
     assert "| Cameras | 0 |" in card
     assert render_card(root, "lab/x") == card  # deterministic: re-publishing unchanged data is a no-op
+
+
+def test_card_fields_from_the_dataset_are_sanitised(dataset_factory: Callable[..., Path]) -> None:
+    import json
+
+    import pytest
+
+    from robopipe.errors import CorruptFileError
+    from robopipe.publish.models import check_repo_id
+
+    root = dataset_factory(lengths=(3,), success=None, tasks=("<b>grab</b>\n## injected task heading",))
+    info_path = root / "meta/info.json"
+    info = json.loads(info_path.read_text())
+    info["robot_type"] = "<script>alert(1)</script>\n# injected heading\n```"
+    info_path.write_text(json.dumps(info))
+    card = render_card(root, "lab/x")
+    body, _, raw_json = card.split("\n---\n", 1)[1].partition("## Dataset structure")
+    assert "<script>" not in body and "<b>" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; # injected heading" in body
+    assert not any(line.startswith(("# injected", "## injected")) for line in body.splitlines())
+    # the raw info.json block is fenced with more backticks than the data holds: the fence cannot be closed
+    assert "\n````json\n" in raw_json and raw_json.count("\n````") == 2
+    assert parse_card_header(card)["tags"][-1].startswith("&lt;script&gt;")
+    (root / "meta/stats.json").write_text("[1, 2")
+    with pytest.raises(CorruptFileError, match=r"stats\.json"):
+        render_card(root, "lab/x")
+    for bad in ("lab/x\n", "lab/x ", "\nlab/x"):
+        with pytest.raises(ValueError, match="ORG/NAME"):
+            check_repo_id(bad)
