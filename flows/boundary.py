@@ -17,6 +17,7 @@ traceback only when ``-v`` is given.
 from __future__ import annotations
 
 import errno
+import gc
 import json
 import logging
 import os
@@ -27,7 +28,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from robopipe.errors import RobopipeError
+from robopipe.errors import DiskFullError, RobopipeError
+from robopipe.format.atomic import is_disk_full
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -101,6 +103,9 @@ def cli_logging(verbose: bool) -> Iterator[None]:
     saved = [lg.level for lg in loggers]
     root.addHandler(handler)
     root.setLevel(logging.INFO if verbose else logging.WARNING)
+    saved_hook = sys.unraisablehook
+    if not verbose:  # "Exception ignored in __del__" of a writer that already failed: its error was reported
+        sys.unraisablehook = _log_unraisable
     for lg in loggers[1:]:
         lg.setLevel(logging.INFO if verbose or lg.name in OPERATOR_LOGGERS else logging.ERROR)
     with warnings.catch_warnings():
@@ -111,6 +116,7 @@ def cli_logging(verbose: bool) -> Iterator[None]:
             yield
         finally:
             root.removeHandler(handler)
+            sys.unraisablehook = saved_hook
             for lg, level in zip(loggers, saved, strict=True):
                 lg.setLevel(level)
             for k, old in saved_env.items():
@@ -118,6 +124,12 @@ def cli_logging(verbose: bool) -> Iterator[None]:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = old
+
+
+def _log_unraisable(unraisable: Any) -> None:
+    logging.getLogger(__name__).debug(
+        "ignored in %r: %s: %s", unraisable.object, type(unraisable.exc_value).__name__, unraisable.exc_value
+    )
 
 
 def pop_verbose(argv: list[str]) -> tuple[list[str], bool]:
@@ -141,6 +153,8 @@ def exit_code(exc: BaseException) -> int:
         return EXIT_INTERRUPTED
     if isinstance(exc, BrokenPipeError):
         return EXIT_BROKEN_PIPE
+    if is_disk_full(exc):
+        return EXIT_UNREADABLE
     if isinstance(exc, RobopipeError):
         return int(getattr(exc, "exit_code", EXIT_UNREADABLE))
     if _is_pydantic_error(exc) or _is_cli_parse_error(exc):
@@ -156,6 +170,8 @@ def error_lines(exc: BaseException) -> list[str]:
         return ["interrupted (Ctrl-C); finished steps are kept, nothing is half-written"]
     if _is_pydantic_error(exc):
         return [f"error: {line}" for line in pydantic_lines(exc)]
+    if is_disk_full(exc) and not isinstance(exc, DiskFullError):
+        return [f"error: {disk_full_line(exc)}"]
     if isinstance(exc, RobopipeError):
         return [f"error: {one_line(str(exc))}"]
     if isinstance(exc, OSError):
@@ -180,11 +196,7 @@ def os_error_line(exc: OSError) -> str:
     where = exc.filename if exc.filename is not None else None
     reason = exc.strerror or str(exc)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        target = f" writing {where}" if where else ""
-        return (
-            f"disk full{target}; inputs and every finished output are kept, the partial output was "
-            "not committed; free space and run the command again"
-        )
+        return disk_full_line(exc)
     if where is None:
         return one_line(f"{reason}")
     hint = {
@@ -196,6 +208,20 @@ def os_error_line(exc: OSError) -> str:
         errno.EROFS: "the file system is read-only",
     }.get(exc.errno or -1)
     return one_line(f"cannot use {where}: {reason}" + (f"; {hint}" if hint else ""))
+
+
+def disk_full_line(exc: BaseException) -> str:
+    """A full disk the command did not describe itself (it would raise ``DiskFullError`` with what it kept)."""
+    where = None
+    e: BaseException | None = exc
+    while e is not None and where is None:
+        where = getattr(e, "filename", None)
+        e = e.__cause__
+    target = f" writing {where}" if where else ""
+    return (
+        f"disk full{target}; the inputs are kept unchanged and outputs are committed only when complete; "
+        "free space and run the command again"
+    )
 
 
 def pydantic_lines(exc: BaseException) -> list[str]:
@@ -257,7 +283,17 @@ def report_failure(exc: BaseException, verbose: bool) -> int:
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):  # stderr closed too: nothing left to tell
         pass
+    _release_frames(exc)
     return code
+
+
+def _release_frames(exc: BaseException) -> None:
+    """Free the failed command's locals now (open writers/containers finalise while the quiet hook is on)."""
+    e: BaseException | None = exc
+    while e is not None:
+        traceback.clear_frames(e.__traceback__)
+        e = e.__cause__ or e.__context__
+    gc.collect()
 
 
 def _silence_stdout() -> None:

@@ -75,13 +75,17 @@ def repair(root: Path, /) -> int:
         Dataset folder.
     """
     from robopipe.edit.leftovers import sweep
+    from robopipe.format.atomic import disk_full_reported
     from robopipe.format.lock import writer_lock
     from robopipe.format.writer import DatasetWriter
 
-    with writer_lock(root):
-        sweep(root)
-    w = DatasetWriter.open(root)
-    w.finalize()
+    with disk_full_reported(
+        root, f"{root} as it was, staged episodes still staged", "free space and repair again"
+    ):
+        with writer_lock(root):
+            sweep(root)
+        w = DatasetWriter.open(root)
+        w.finalize()
     print(f"{root}: {w.info.total_episodes} episodes, {w.info.total_frames} frames")
     return 0
 

@@ -113,7 +113,10 @@ def merge(
     except ValidationError as exc:
         print("error: merge: " + "; ".join(str(e["msg"]) for e in exc.errors()), file=sys.stderr)
         return 2
-    _print(_run_merge(req, dask_address))
+    from robopipe.format.atomic import disk_full_reported
+
+    with disk_full_reported(out, "the inputs, unchanged; no output was committed"):
+        _print(_run_merge(req, dask_address))
     return 0
 
 
@@ -135,7 +138,16 @@ def _edit(
     except ValidationError as exc:
         print(f"error: {operation}: " + "; ".join(str(e["msg"]) for e in exc.errors()), file=sys.stderr)
         return 2
-    _print(_run_edit(req, address))
+    from robopipe.format.atomic import disk_full_reported
+
+    target = root if in_place else out
+    kept = (
+        f"{root} unchanged (an in-place edit is swapped in only when complete)"
+        if in_place
+        else "the input, unchanged; no output was committed"
+    )
+    with disk_full_reported(target or root, kept):
+        _print(_run_edit(req, address))
     return 0
 
 

@@ -228,7 +228,12 @@ def record(
         if encoder_preset is not None:
             enc["preset"] = int(encoder_preset) if encoder_preset.isdigit() else encoder_preset
         request = request.model_copy(update={"encoder": VideoEncoderConfig(**enc)})
-    result = record_session(request)
+    from robopipe.format.atomic import disk_full_reported
+
+    root = request.dataset_root()
+    then = f"free space, then run `robopipe repair {root}` (adds staged episodes) or record again"
+    with disk_full_reported(root, lambda: _kept_after_failure(root), then):
+        result = record_session(request)
     if as_json:
         print(result.model_dump_json(indent=2))
     else:
@@ -245,6 +250,21 @@ def record(
                 f"duplicated {t.duplicated_frames}"
             )
     return 0
+
+
+def _kept_after_failure(root: Path) -> str:
+    """What a failed recording left: finished episodes, and saved ones still staged (repair adds them)."""
+    from robopipe.format.info import load_info
+    from robopipe.format.writer import STAGING_DIR
+
+    staged = sorted(p.name for p in (root / STAGING_DIR).glob("episode-*") if not p.name.endswith(".partial"))
+    try:
+        done = f"{load_info(root).total_episodes} finished episode(s) in {root}"
+    except Exception:  # no info.json yet: nothing finished
+        done = f"no finished episodes in {root}"
+    if not staged:
+        return done + "; the episode being recorded was dropped"
+    return f"{done}, {len(staged)} saved episode(s) staged in {root / STAGING_DIR}; the episode being recorded was dropped"
 
 
 def replay(

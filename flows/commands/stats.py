@@ -39,6 +39,7 @@ def stats(
     """
     from tqdm import tqdm
 
+    from robopipe.format.atomic import disk_full_reported
     from robopipe.format.info import load_info
     from robopipe.stats.recompute import StatsRequest, recompute_stats
 
@@ -47,9 +48,13 @@ def stats(
     )
     info = load_info(root)
     cams = sum(1 for f in info.features.values() if f.is_video) if images else 0
-    with tqdm(
-        total=info.total_frames * (1 + cams), unit="frame", unit_scale=True, desc="stats", disable=None
-    ) as bar:  # a bar on a terminal only (disable=None: off when stderr is not a TTY)
+    kept_on_failure = f"the previous statistics of {root}, unchanged (meta/stats.json, the episodes' stats)"
+    with (
+        disk_full_reported(root, kept_on_failure),
+        tqdm(  # a bar on a terminal only (disable=None: off when stderr is not a TTY)
+            total=info.total_frames * (1 + cams), unit="frame", unit_scale=True, desc="stats", disable=None
+        ) as bar,
+    ):
         if workers == 0 and not dask_address:
             report = recompute_stats(request, progress=bar.update)
         else:

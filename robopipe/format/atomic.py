@@ -7,10 +7,13 @@ Temporary files are named ``.<name>.tmp-<pid>-<n>`` so a later run can recognise
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from robopipe.errors import DiskFullError
 
 _counter = itertools.count()
 TMP_MARKER = ".tmp-"
@@ -74,3 +77,41 @@ def remove_stale_tmp_files(root: Path) -> list[Path]:
             p.unlink(missing_ok=True)
             removed.append(p)
     return removed
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True when ``exc`` or an error it was raised from is ENOSPC/EDQUOT (also pyarrow's and PyAV's)."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(e, OSError) and ("[errno 28]" in str(e).lower() or "no space left" in str(e).lower()):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+@contextlib.contextmanager
+def disk_full_reported(
+    target: Path | str,
+    kept: str | Callable[[], str],
+    then: str = "free space and run the command again",
+) -> Iterator[None]:
+    """Turn a full disk inside the block into :class:`DiskFullError` saying what was written and what was kept.
+
+    ``kept`` (a string, or a function asked after the failure) names what survives, e.g. "the inputs,
+    unchanged" or "2 saved episodes in ROOT/.staging". Writers are atomic, so nothing half-written stays.
+    """
+    try:
+        yield
+    except DiskFullError:
+        raise
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        what = kept() if callable(kept) else kept
+        raise DiskFullError(
+            f"disk full writing {target}; kept: {what}; nothing half-written was left; {then}"
+        ) from exc

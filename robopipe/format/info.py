@@ -29,7 +29,7 @@ def one_line(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         loc = ".".join(str(x) for x in err["loc"]) or "value"
-        parts.append(f"{loc}: {err['msg']}")
+        parts.append(f"{loc}: {str(err['msg']).removeprefix('Value error, ')}")
     return "; ".join(parts)
 
 

@@ -8,6 +8,7 @@ indices advance with :func:`layout.next_chunk_file`.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,8 +64,27 @@ class RollingFiles:
         return self.current
 
     def close(self) -> None:
-        """Finish the current file and rename it to its final name; the next episode starts a new file."""
-        if self.current is not None:
-            self.current.writer.close()
-            commit(self.current.tmp, self.current.final)
-            self.current = None
+        """Finish the current file and rename it to its final name; the next episode starts a new file.
+
+        If that fails (a full disk), the temporary file is removed: its episodes are still staged by the
+        writer, so nothing half-written is left and ``repair`` can add them later.
+        """
+        cur, self.current = self.current, None
+        if cur is None:
+            return
+        try:
+            cur.writer.close()
+            commit(cur.tmp, cur.final)
+        except BaseException:
+            cur.tmp.unlink(missing_ok=True)
+            raise
+
+    def abort(self) -> None:
+        """Drop the current file without committing it (after a failure; its episodes stay staged)."""
+        cur, self.current = self.current, None
+        if cur is None:
+            return
+        # The writer may already have failed (e.g. ENOSPC); its output is discarded either way.
+        with contextlib.suppress(Exception):
+            cur.writer.close()
+        cur.tmp.unlink(missing_ok=True)

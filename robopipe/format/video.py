@@ -322,9 +322,9 @@ class VideoFileAppender:
         return first, copied
 
     def close(self) -> None:
-        if self._container is not None:
-            self._container.close()
-            self._container = None
+        container, self._container = self._container, None
+        if container is not None:
+            container.close()
 
 
 def first_video_stream(container: Any, path: Path | str) -> Any:

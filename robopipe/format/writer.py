@@ -391,6 +391,8 @@ class DatasetWriter:
         finally:
             self._closed = True
             self._committer.shutdown(wait=True)
+            for files in (self._data, *self._videos.values()):
+                files.abort()  # no-op after a good flush; after a failed one no temporary file stays
             if self._episode_dir.exists():
                 shutil.rmtree(self._episode_dir, ignore_errors=True)
             if self._staging.exists() and not any(self._staging.iterdir()):
