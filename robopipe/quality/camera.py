@@ -38,16 +38,52 @@ def frame_stats(frame: Any, prev: np.ndarray | None, step: int) -> tuple[np.ndar
     return y, float(y.mean()), float(y.std()), change
 
 
+class LumaCollector:
+    """Per-episode ``(length, 3)`` [luma, contrast, change] arrays, fed one decoded frame at a time.
+
+    Used by the quality pass's own decode loop and as the frame hook of the stats pass (one decode for
+    both). The change of an episode's first frame is taken against nothing (set to its second frame's),
+    so episode boundaries inside a file never look like cuts.
+    """
+
+    def __init__(self, path: Path, spans: Sequence[tuple[int, int]], step: int) -> None:
+        self.path = path
+        self.step = step
+        self.out = {ep: np.full((n, 3), np.nan, np.float32) for ep, n in spans}
+        self._prev: np.ndarray | None = None
+        self._prev_at = (-1, -1)
+
+    def add(self, episode: int, k: int, frame: Any) -> None:
+        arr = self.out.get(episode)
+        if arr is None or not 0 <= k < len(arr):
+            return
+        prev = self._prev if self._prev_at == (episode, k - 1) else None
+        y, mean, std, change = frame_stats(frame, prev, self.step)
+        arr[k] = (mean, std, change)
+        self._prev, self._prev_at = y, (episode, k)
+
+    def result(self) -> dict[int, np.ndarray]:
+        for ep, arr in self.out.items():
+            missing = int(np.isnan(arr[:, 0]).sum())
+            if missing:
+                raise CorruptFileError(
+                    f"{self.path}: episode {ep} is missing {missing} of its {len(arr)} frames in the video"
+                )
+            first = arr[:, 2]
+            if len(arr) > 1:
+                first[0] = first[1] if np.isfinite(first[1]) else 0.0
+            elif len(arr) == 1:
+                first[0] = 0.0
+            first[~np.isfinite(first)] = 0.0  # a frame whose predecessor was not decoded in order
+        return self.out
+
+
 def decode_file_stats(
     path: Path, spans: Sequence[tuple[int, int, float]], fps: int, step: int
 ) -> dict[int, np.ndarray]:
-    """Per episode ``(length, 3)`` [luma, contrast, change] of an mp4 holding ``(episode, length, from_ts)``.
-
-    The change of each episode's first frame is taken against the previous frame of the same
-    episode only (set to the second frame's value), so episode boundaries never look like cuts.
-    """
+    """Per episode ``(length, 3)`` [luma, contrast, change] of an mp4 holding ``(episode, length, from_ts)``."""
     order = sorted(spans, key=lambda s: s[2])
-    out = {ep: np.full((n, 3), np.nan, np.float32) for ep, n, _ in order}
+    collector = LumaCollector(path, [(ep, n) for ep, n, _ in order], step)
     half = 0.5 / fps
     bounds = [(ep, n, t0, t0 + n / fps) for ep, n, t0 in order]
     try:
@@ -57,7 +93,7 @@ def decode_file_stats(
             tb = stream.time_base
             if bounds and bounds[0][2] > half:
                 container.seek(int(bounds[0][2] / tb), stream=stream, backward=True, any_frame=False)
-            j, prev, prev_ep = 0, None, -1
+            j = 0
             for frame in container.decode(stream):
                 if frame.pts is None:
                     continue
@@ -66,28 +102,13 @@ def decode_file_stats(
                     j += 1
                 if j >= len(bounds):
                     break
-                ep, n, t0, _ = bounds[j]
+                ep, _, t0, _ = bounds[j]
                 if t < t0 - half:
                     continue
-                k = round((t - t0) * fps)
-                if not 0 <= k < n:
-                    continue
-                y, mean, std, change = frame_stats(frame, prev if prev_ep == ep else None, step)
-                out[ep][k] = (mean, std, change)
-                prev, prev_ep = y, ep
+                collector.add(ep, round((t - t0) * fps), frame)
     except (av.error.FFmpegError, OSError) as exc:
         raise CorruptFileError(f"{path}: cannot decode video ({exc})") from exc
-    for ep, arr in out.items():
-        missing = int(np.isnan(arr[:, 0]).sum())
-        if missing:
-            raise CorruptFileError(
-                f"{path}: episode {ep} is missing {missing} of its {len(arr)} frames in the video"
-            )
-        if len(arr) > 1:
-            arr[0, 2] = arr[1, 2]
-        elif len(arr) == 1:
-            arr[0, 2] = 0.0
-    return out
+    return collector.result()
 
 
 def camera_findings(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +35,7 @@ from robopipe.stats.image import ImageStatsAccumulator
 from robopipe.stats.values import DatasetStats, merge_all
 
 log = logging.getLogger(__name__)
+FrameHook = Callable[[int, int, Any], None]
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ def _stack_rows(rows: Sequence[Mapping[str, Mapping[str, np.ndarray]]]) -> dict[
     return out
 
 
-def _video_unit(root: Path, unit: Unit, fps: int) -> _Staged:
+def _video_unit(root: Path, unit: Unit, fps: int, on_frame: FrameHook | None = None) -> _Staged:
     path = safepath.inside(root, unit.path, f"{unit.kind} file")
     key = unit.key or ""
     spans = sorted(unit.episodes, key=lambda e: e.from_ts)
@@ -207,6 +208,8 @@ def _video_unit(root: Path, unit: Unit, fps: int) -> _Staged:
                     continue
                 k = round((t - sp.from_ts) * fps)
                 seen[sp.index] += 1
+                if on_frame is not None:
+                    on_frame(sp.index, k, frame)
                 if k in wanted[sp.index]:
                     accs[sp.index].add(frame.to_ndarray(format="rgb24"))
                     wanted[sp.index].discard(k)
@@ -259,13 +262,18 @@ def run_unit(
     *,
     images: bool = True,
     on_nonfinite: OnNonFinite = "raise",
+    on_frame: FrameHook | None = None,
 ) -> DatasetStats:
-    """Process one unit, stage its per-episode results, return the unit's merged stats."""
+    """Process one unit, stage its per-episode results, return the unit's merged stats.
+
+    ``on_frame(episode, frame_index, frame)`` sees every decoded frame of a video unit (the quality
+    signals use it, so one decode serves both).
+    """
     root = Path(root)
     if unit.kind == "data":
         staged = _data_unit(root, unit, features, images, on_nonfinite)
     else:
-        staged = _video_unit(root, unit, fps)
+        staged = _video_unit(root, unit, fps, on_frame)
     # Staging is scratch data (discarded if the run dies): renamed into place but not fsynced, which
     # on a busy disk costs seconds per file.
     final = Path(staging) / unit.staging_name()
