@@ -39,7 +39,7 @@ def output_features(mapping: ConversionMapping, desc: SourceDescription) -> dict
         c = f.shape[2] if len(f.shape) == 3 else 3
         feats[CAMERA_PREFIX + name] = {
             "dtype": "video" if mapping.use_videos else "image",
-            "shape": [int(h), int(w), 3 if c == 4 else int(c)],
+            "shape": [int(h), int(w), 3 if c in (1, 4) else int(c)],  # frames are made RGB below
             "names": ["height", "width", "channels"],
         }
     for key, vec in (("observation.state", mapping.state), ("action", mapping.action)):

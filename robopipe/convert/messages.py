@@ -182,14 +182,15 @@ def _walk(v: Any, path: str, out: dict[str, Any]) -> None:
         out[path] = geo
         return
     if isinstance(v, dict):
-        if {"data", "layout"} <= set(v):  # std_msgs/*MultiArray
-            _walk(v["data"], path, out)
+        if {"data", "layout"} <= set(v):  # std_msgs/*MultiArray: its data
+            _walk(v["data"], path or "data", out)
             return
         for k, sub in v.items():
             if k == "header":
                 continue
-            if isinstance(sub, dict) and set(sub) == {"pose", "covariance"}:  # *WithCovariance
-                sub = sub["pose"]
+            if isinstance(sub, dict) and len(sub) == 2 and "covariance" in sub:  # *WithCovariance
+                inner = next(v for n, v in sub.items() if n != "covariance")
+                sub = inner if _geometry(inner) is not None else sub
             _walk(sub, f"{path}/{k}" if path else k, out)
         return
     numeric_array = isinstance(v, np.ndarray) and v.dtype.kind in "biuf" and v.ndim == 1

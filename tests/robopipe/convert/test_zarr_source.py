@@ -104,3 +104,31 @@ def test_not_a_replay_buffer_is_exit_2(tmp_path: Path) -> None:
     (tmp_path / "junk.zarr" / "zarr.json").write_text("{not json")
     p = _cli("convert", "zarr", str(tmp_path / "junk.zarr"), "--out", str(tmp_path / "out"), "--fps", "10")
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def test_single_channel_image_array_becomes_an_rgb_camera(tmp_path: Path) -> None:
+    import zarr
+
+    root = zarr.open_group(str(tmp_path / "ir.zarr"), mode="w", zarr_format=2)
+    ir = np.stack([np.full((16, 16, 1), 10 * i, np.uint8) for i in range(6)])
+    root.create_group("data").create_array("ir", shape=ir.shape, dtype="uint8")[:] = ir
+    root["data"].create_array("action", shape=(6, 1), dtype="float32")[:] = 0
+    root.create_group("meta").create_array("episode_ends", shape=(1,), dtype="int64")[:] = [6]
+    out = tmp_path / "out"
+    rep = run_local(
+        ConvertRequest(
+            source=SourceSpec(kind="zarr", path=str(tmp_path / "ir.zarr")),
+            out=out,
+            fps=10,
+            workers=1,
+            encoder=EncoderOptions(codec="h264", crf=0, preset="ultrafast"),
+        )
+    )
+    assert rep.episodes == 1 and not rep.failures
+    assert json.loads((out / "meta" / "info.json").read_text())["features"]["observation.images.ir"][
+        "shape"
+    ] == [16, 16, 3]
+    path, _, _ = DatasetReader(out).video_span("observation.images.ir", 0)
+    with av.open(str(path)) as c:
+        got = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])])
+    assert np.abs(got.astype(int) - np.repeat(ir, 3, axis=-1).astype(int)).max() <= 2
