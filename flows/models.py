@@ -6,16 +6,35 @@ the same models.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from flows.runtime import Execution
 from recording import RecordRequest
 from robopipe.convert.engine import ConvertRequest
 from robopipe.publish.models import check_repo_id
 from robopipe.publish.versioning import check_version_tag
+
+DATA_DIR_ENV = "ROBOPIPE_DATA_DIR"
+
+
+def _absolute(path: Path) -> Path:
+    """A relative path resolved against ``$ROBOPIPE_DATA_DIR``, else the run's working directory.
+
+    Requests are validated when a run starts (CLI or flow run), so every stage (and every Dask worker,
+    whatever its working directory) sees the same absolute path.
+    """
+    path = Path(path).expanduser()
+    if path.is_absolute():
+        return path
+    base = os.environ.get(DATA_DIR_ENV)
+    return (Path(base).expanduser() if base else Path.cwd()).absolute() / path
+
+
+RunPath = Annotated[Path, AfterValidator(_absolute)]
 
 
 class _Model(BaseModel):
@@ -32,7 +51,7 @@ class PublishStep(_Model):
     target: Literal["hub", "local"] | None = Field(
         default=None, description="'hub' or 'local'; default: hub when a Hub token is configured, else local"
     )
-    registry: Path | None = Field(default=None, description="local registry directory (target 'local')")
+    registry: RunPath | None = Field(default=None, description="local registry directory (target 'local')")
     endpoint: str | None = Field(
         default=None, description="Hub endpoint URL (default $HF_ENDPOINT or huggingface.co)"
     )
@@ -62,13 +81,13 @@ class IngestRequest(_Model):
     record: RecordRequest | None = Field(
         default=None, description="the recording session; None: only merge sessions left pending"
     )
-    master: Path = Field(description="root of the master dataset the sessions are merged into")
-    sessions_dir: Path | None = Field(
+    master: RunPath = Field(description="root of the master dataset the sessions are merged into")
+    sessions_dir: RunPath | None = Field(
         default=None, description="where sessions are recorded (default <master>.sessions)"
     )
     gx: bool = Field(default=True, description="run the Great Expectations suites during validation")
     images: bool = Field(default=True, description="recompute image/video statistics")
-    report_dir: Path | None = Field(
+    report_dir: RunPath | None = Field(
         default=None, description="write validation reports (HTML, Data Docs) here"
     )
     publish: PublishStep | None = Field(
@@ -79,7 +98,7 @@ class IngestRequest(_Model):
     quarantine_level: Literal["error", "warning"] = Field(
         default="error", description="quality findings at this level or worse quarantine an episode"
     )
-    quality_config: Path | None = Field(default=None, description="YAML of quality thresholds")
+    quality_config: RunPath | None = Field(default=None, description="YAML of quality thresholds")
 
     def sessions(self) -> Path:
         return self.sessions_dir or self.master.with_name(self.master.name + ".sessions")
@@ -94,7 +113,7 @@ class PortRequest(_Model):
     convert: ConvertRequest = Field(description="the conversion (source, output root, mapping, shards)")
     gx: bool = Field(default=True, description="run the Great Expectations suites on every shard")
     images: bool = Field(default=True, description="recompute image/video statistics of the merged output")
-    report_dir: Path | None = Field(
+    report_dir: RunPath | None = Field(
         default=None, description="write the validation report of the output here"
     )
     publish: PublishStep | None = Field(default=None, description="publish the output (None: do not publish)")
@@ -104,8 +123,8 @@ class PortRequest(_Model):
 class CheckRequest(_Model):
     """Validate a dataset and recompute its statistics (the nightly check of a dataset root)."""
 
-    root: Path = Field(description="dataset root")
+    root: RunPath = Field(description="dataset root")
     gx: bool = Field(default=True, description="run the Great Expectations suites")
     images: bool = Field(default=True, description="recompute image/video statistics")
-    report_dir: Path | None = Field(default=None, description="write the HTML report and Data Docs here")
+    report_dir: RunPath | None = Field(default=None, description="write the HTML report and Data Docs here")
     execution: Execution = Field(default_factory=Execution, description="Dask cluster for the stats")
