@@ -19,7 +19,7 @@ class _Section(BaseModel):
 
 
 class Idle(_Section):
-    velocity_fraction: float = Field(gt=0)
+    speed_fraction: float = Field(gt=0)
     min_seconds: float = Field(gt=0)
     warn_fraction: float = Field(gt=0, le=1)
 

@@ -121,7 +121,7 @@ def numeric_signals(
             per_frame[name] = _motion(cols[key], scales.range(key))
             motions.append(per_frame[name])
     if motions and n:
-        idle = np.all([m < cfg.idle.velocity_fraction for m in motions], axis=0)
+        idle = np.all([m < cfg.idle.speed_fraction / fps for m in motions], axis=0)
         min_len = max(1, round(cfg.idle.min_seconds * fps))
         # frame t is still when it equals frame t-1: a hold of frames a..b is still at a+1..b
         stretches = [(max(0, a - 1), b) for a, b in runs(idle, min_len - 1)]

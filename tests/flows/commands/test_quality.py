@@ -90,3 +90,21 @@ def test_quality_on_dask_and_threads_matches_serial(root: Path, capsys: pytest.C
     for extra in (["--workers", "2", "--threads"], ["--workers", "2"]):  # threads, Dask LocalCluster(2)
         assert main(["quality", str(root), *extra]) == 1
         assert read_episodes(root) == serial
+
+
+def test_corrupt_video_is_one_line_exit_2(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mp4 = next((root / "videos").rglob("*.mp4"))
+    data = mp4.read_bytes()
+    mp4.write_bytes(data[: len(data) // 3])  # truncated recording
+    assert main(["quality", str(root)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err and "Traceback" not in err
+
+
+def test_view_export_without_quality_results(master: Path, tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    shutil.copytree(master, root)
+    assert main(["view", str(root), "--export", str(tmp_path / "site")]) == 0
+    ds = json.loads((tmp_path / "site/api/dataset.json").read_text())
+    assert ds["quality"] is None and all(e["score"] is None for e in ds["episodes"])
+    assert not (root / "meta/robopipe/quality").exists()  # viewing never writes into the dataset
