@@ -429,3 +429,64 @@ def test_cli_print_mapping_keeps_the_log_options_and_converts(
     eps = _episodes(tmp_path / "out")
     assert [list(t) for t in eps["tasks"]] == [[s[2]] for s in spans]
     assert set(eps["file"]) == {"long"}  # the bag folder
+
+
+def test_long_log_cut_by_silence_and_by_annotation_text(tmp_path: Path) -> None:
+    from robopipe.convert.ros import RosReader
+
+    write_ros2(tmp_path / "gaps", seconds=3.0, silence=(1.0, 2.0))
+    rep = _convert(tmp_path / "gaps", tmp_path / "out", "ros", MAPPING, tmp_path, cut="gap", gap_s=0.5)
+    assert rep.episodes == 2 and not rep.failures
+    eps = _episodes(tmp_path / "out")
+    assert eps["source_start_s"].tolist()[1] == pytest.approx(
+        T0 / NS + 2.0, abs=0.04
+    )  # first frame of both cameras
+    assert all(27 <= n <= 31 for n in eps["length"])  # ~1 s each at 30 fps
+
+    # an annotation topic: each text starts an episode and is its task; 'stop' ends it
+    def annotations(ts: Any) -> list[tuple[str, int, Any]]:
+        s = ts.types["std_msgs/msg/String"]
+        marks = [(0.1, "open the drawer"), (0.5, "stop"), (0.6, "close the drawer"), (0.9, "")]
+        return [("/annotation", T0 + int(t * NS), s(data=text)) for t, text in marks]
+
+    write_ros2(tmp_path / "ann", seconds=1.0, extra=annotations)
+    reader = RosReader(tmp_path / "ann", cut="event", event_topic="/annotation", fps=30)
+    assert reader.describe().num_episodes == 2
+    spans = reader.spans()
+    assert [(round((s.start - T0) / NS, 2), round((s.stop - T0) / NS, 2), s.text) for s in spans] == [
+        (0.1, 0.5, "open the drawer"),
+        (0.6, 0.9, "close the drawer"),
+    ]
+    got = [ep.metadata["task"] for ep in reader.read(0, None)]
+    assert got == ["open the drawer", "close the drawer"]
+
+
+def test_folder_of_ros1_bags_with_task_from_file_name(tmp_path: Path) -> None:
+    (tmp_path / "bags").mkdir()
+    for i, name in enumerate(["pick_cube__10.bag", "pick_cube__2.bag", "stack_blocks__1.bag"]):
+        write_ros1(tmp_path / "bags" / name, seconds=0.4, seed=i, episode=i)
+    (tmp_path / "bags" / "notes.txt").write_text("not a bag")
+    rep = _convert(
+        tmp_path / "bags", tmp_path / "out", "ros",
+        MAPPING.replace("task: {default: stack the blocks}", "task: task\nepisode_metadata: {file: file}"),
+        tmp_path, task_pattern=r"(?P<task>.+?)__\d+",
+    )  # fmt: skip
+    assert rep.episodes == 3 and not rep.failures
+    eps = _episodes(tmp_path / "out")
+    assert eps["file"].tolist() == [
+        "pick_cube__2.bag",
+        "pick_cube__10.bag",
+        "stack_blocks__1.bag",
+    ]  # natural order
+    assert [list(t) for t in eps["tasks"]] == [["pick cube"], ["pick cube"], ["stack blocks"]]
+
+
+def test_symlink_out_of_the_source_folder_is_refused(tmp_path: Path) -> None:
+    from robopipe.convert.ros import RosReader
+    from robopipe.errors import ConversionError
+
+    write_ros1(tmp_path / "outside.bag", seconds=0.2)
+    (tmp_path / "bags").mkdir()
+    (tmp_path / "bags" / "a.bag").symlink_to(tmp_path / "outside.bag")
+    with pytest.raises(ConversionError, match="outside the source folder"):
+        RosReader(tmp_path / "bags")
