@@ -97,6 +97,11 @@ def classify(exc: BaseException, what: str) -> HubError:
         return HubError(f"{what}: the Hub answered HTTP {status}. ({detail})")
     for e in chain:
         name = type(e).__name__
+        if name == "OfflineModeIsEnabled":  # a ConnectionError, but a setting: retrying cannot help
+            return HubError(
+                f"{what}: offline mode is on (HF_HUB_OFFLINE=1), so the Hub is not contacted; unset "
+                f"HF_HUB_OFFLINE or publish to the local registry (--target local). ({detail})"
+            )
         if name in ("RepositoryNotFoundError", "RevisionNotFoundError", "RemoteEntryNotFoundError"):
             return HubNotFoundError(f"{what}: not found. ({detail})")
         if _is_transport_error(e):

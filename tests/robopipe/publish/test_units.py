@@ -167,3 +167,20 @@ def test_backoff_is_exponential_with_jitter() -> None:
         samples = [policy.delay(attempt, rng) for _ in range(50)]
         assert all(0 <= s <= ceiling for s in samples)
         assert len(set(samples)) > 1  # jittered
+
+
+def test_offline_mode_is_not_retried() -> None:
+    """``OfflineModeIsEnabled`` subclasses ConnectionError, but it is a setting: one attempt, a clear message."""
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    calls: list[int] = []
+    slept: list[float] = []
+
+    def offline() -> None:
+        calls.append(1)
+        raise OfflineModeIsEnabled("Cannot reach https://huggingface.co/api/...: offline mode is enabled.")
+
+    with pytest.raises(HubError, match="HF_HUB_OFFLINE") as info:
+        call_with_retry(offline, "create repo", RetryPolicy(max_attempts=5), sleep=slept.append)
+    assert not isinstance(info.value, TransientError)
+    assert len(calls) == 1 and slept == []
