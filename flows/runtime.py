@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from robopipe.errors import ConfigError
 from tasks.dask_cluster import dask_client, local_cluster_kwargs
 
 log = logging.getLogger(__name__)
@@ -62,7 +66,7 @@ def dask_cluster(execution: Execution) -> Iterator[str]:
 
 
 @contextmanager
-def prefect_api() -> Iterator[str]:
+def prefect_api(wait_s: float | None = None) -> Iterator[str]:
     """Yield the Prefect API URL; start an embedded server for this process when none is configured.
 
     Prefect's own ephemeral mode starts a server lazily *per process*, so Dask workers would each start
@@ -72,6 +76,7 @@ def prefect_api() -> Iterator[str]:
 
     url = os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value()
     if url:
+        wait_for_api(url, wait_s)
         yield url
         return
     from prefect.server.api.server import SubprocessASGIServer
@@ -85,6 +90,45 @@ def prefect_api() -> Iterator[str]:
         _flush_to_api()
         os.environ.pop("PREFECT_API_URL", None)
         server.stop()
+
+
+API_WAIT_ENV = "ROBOPIPE_API_WAIT_S"
+
+
+def wait_for_api(
+    url: str,
+    timeout_s: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Wait until the Prefect API at ``url`` answers ``/health`` (bounded; a server may still be starting).
+
+    Polls with a growing delay (0.25 s up to 2 s) for ``timeout_s`` (default ``$ROBOPIPE_API_WAIT_S`` or
+    60 s), then raises :class:`ConfigError` naming the URL and what to do.
+    """
+    if timeout_s is None:
+        timeout_s = float(os.environ.get(API_WAIT_ENV) or 60)
+    health = url.rstrip("/") + "/health"
+    deadline = clock() + timeout_s
+    delay, last = 0.25, "no answer"
+    while True:
+        try:
+            with urllib.request.urlopen(health, timeout=5) as resp:
+                if resp.status == 200:
+                    return
+                last = f"HTTP {resp.status}"
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code}"
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            last = str(getattr(exc, "reason", exc))
+        if clock() >= deadline:
+            raise ConfigError(
+                f"the Prefect API at {url} does not answer ({last}; waited {timeout_s:g} s): start it "
+                "(`prefect server start`), fix PREFECT_API_URL, or unset it to use an embedded server"
+            )
+        log.info("waiting for the Prefect API at %s (%s)", url, last)
+        sleep(delay)
+        delay = min(delay * 2, 2.0)
 
 
 def _flush_to_api() -> None:

@@ -266,7 +266,13 @@ def port(
     return _run(port_flow, _build(PortRequest, data), as_json)
 
 
-def serve(*, prefect_file: Path | None = None, name: list[str] | None = None, limit: int = 2) -> int:
+def serve(
+    *,
+    prefect_file: Path | None = None,
+    name: list[str] | None = None,
+    limit: int = 2,
+    wait_s: float = 60.0,
+) -> int:
     """Serve the deployments of deployments/prefect.yaml (schedules + dashboard runs) until Ctrl-C.
 
     Parameters
@@ -277,11 +283,13 @@ def serve(*, prefect_file: Path | None = None, name: list[str] | None = None, li
         Serve only these deployments (repeat).
     limit
         Flow runs at the same time.
+    wait_s
+        With PREFECT_API_URL set: how long to wait for that server to answer (it may still be starting).
     """
     from flows.runtime import prefect_api
     from flows.serve import DEFAULT_FILE, serve_deployments
 
-    with prefect_api() as url:
+    with prefect_api(wait_s) as url:
         print(f"Prefect API: {url} (dashboard: {url.removesuffix('/api')})")
         serve_deployments(prefect_file or DEFAULT_FILE, name, limit)
     return 0
