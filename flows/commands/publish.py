@@ -50,6 +50,7 @@ def publish(
     license: str = "apache-2.0",
     as_json: Annotated[bool, Parameter(name="--json")] = False,
     follow_symlinks: bool = False,
+    allow_invalid: bool = False,
 ) -> int:
     """Publish a finished dataset as a versioned snapshot (resumable; only missing files are sent).
 
@@ -84,6 +85,9 @@ def publish(
         Print the result as JSON.
     follow_symlinks
         Upload the targets of symlinks that lead outside the dataset (refused otherwise).
+    allow_invalid
+        Publish even if validation finds errors; the dataset card then says so. Without it a dataset with
+        errors is refused (exit 1), as is one whose writer was interrupted (run ``robopipe repair ROOT``).
     """
     from robopipe.publish import PublishRequest
     from robopipe.publish import publish as run
@@ -102,6 +106,7 @@ def publish(
         dry_run=dry_run,
         license=license,
         follow_symlinks=follow_symlinks,
+        allow_invalid=allow_invalid,
     )
     result = run(request)
     if as_json:

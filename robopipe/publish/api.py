@@ -24,9 +24,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from robopipe.errors import DatasetExistsError, HubNotFoundError, TagConflictError
+from robopipe.errors import (
+    DatasetExistsError,
+    FormatError,
+    HubNotFoundError,
+    TagConflictError,
+    ValidationFailedError,
+)
 from robopipe.format import layout
 from robopipe.format.info import load_info
+from robopipe.format.lock import is_locked
 from robopipe.publish.card import render_card
 from robopipe.publish.files import (
     CARD_PATH,
@@ -52,6 +59,8 @@ from robopipe.publish.models import (
 )
 from robopipe.publish.secrets import resolve_token, secret_scope
 from robopipe.publish.versioning import CODEBASE_TAG
+from robopipe.validate.findings import ValidationReport
+from robopipe.validate.rules_writer import pending_episodes, writer_holder
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +151,61 @@ def _load_files(root: Path, follow_symlinks: bool = False) -> list[LocalFile]:
     return [hash_file(root, rel) for rel in list_dataset_files(root, follow_symlinks=follow_symlinks)]
 
 
+def check_publishable(request: PublishRequest) -> ValidationReport | None:
+    """Refuse an interrupted writer's dataset, then validate; returns the report (``None``: not checked).
+
+    Raises:
+        FormatError: saved episodes wait in the writer's staging folder, another writer is running, or
+            the dataset has no episodes; the message says to run ``robopipe repair ROOT``.
+        ValidationFailedError: validation found errors and ``allow_invalid`` is not set.
+    """
+    root = Path(request.root)
+    holder = is_locked(root)
+    if holder is not None and holder.get("pid") != os.getpid():  # the record loop's own checkpoints pass
+        raise FormatError(
+            f"{root}: a writer is still using this dataset ({writer_holder(root) or 'unknown process'}); "
+            f"wait for it to finish (if it was interrupted: run robopipe repair {root}), then publish"
+        )
+    pending = pending_episodes(root)
+    if pending:
+        raise FormatError(
+            f"{root}: {len(pending)} saved episode(s) of an interrupted writer are still in its staging "
+            f"folder and would be missing from the snapshot; run robopipe repair {root}, then publish"
+        )
+    if load_info(root).total_episodes == 0:
+        raise FormatError(
+            f"{root}: the dataset has no episodes (an interrupted writer's first snapshot?); "
+            f"run robopipe repair {root}, then publish"
+        )
+    if not request.check:
+        return None
+    from robopipe.validate.engine import validate_dataset
+
+    report = validate_dataset(root, gx=False)
+    errors = report.errors()
+    if not report.valid and not request.allow_invalid:
+        first = errors[0]
+        raise ValidationFailedError(
+            f"{root}: validation found {report.counts['error']} error(s), first {first.code} {first.message}"
+            f"{f' ({first.file})' if first.file else ''}; not published. See all with robopipe validate "
+            f"{root}; fix them, or pass --allow-invalid to publish anyway (the dataset card will say so)",
+            report,
+        )
+    return report
+
+
+def invalid_note(report: ValidationReport | None) -> str:
+    """The dataset card section of a snapshot published with validation errors (``--allow-invalid``)."""
+    if report is None or report.valid:
+        return ""
+    codes = sorted({f.code for f in report.errors()})
+    return (
+        "\n## Validation\n\n"
+        f"Published with `--allow-invalid`: `robopipe validate` found {report.counts['error']} error(s) "
+        f"({', '.join(codes)}). Expect problems loading or training on this snapshot.\n"
+    )
+
+
 def publish(
     request: PublishRequest,
     token: str | None = None,
@@ -162,9 +226,11 @@ def publish(
     with secret_scope(token):
         root = Path(request.root)
         files = _load_files(root, request.follow_symlinks)
-        card = render_card(
+        report = check_publishable(request)
+        card_text = render_card(
             root, request.repo_id, license=request.license, tags=request.card_tags, version=request.tag
-        ).encode()
+        )
+        card = (card_text + invalid_note(report)).encode()
         if target == "local":
             return _publish_local(request, files, card)
         client = hub or HubClient(token=token, endpoint=request.endpoint, retry=request.retry, sleep=sleep)

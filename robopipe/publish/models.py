@@ -77,6 +77,14 @@ class PublishRequest(TargetOptions):
         default=False,
         description="upload the targets of symlinks that lead outside the dataset (else refused)",
     )
+    allow_invalid: bool = Field(
+        default=False,
+        description="publish even if validation finds errors (the dataset card then says so)",
+    )
+    check: bool = Field(
+        default=True,
+        description="validate before publishing (robopipe rules, no GX); off only for recording checkpoints",
+    )
     license: str = Field(default="apache-2.0", description="license in the dataset card")
     card_tags: tuple[str, ...] = Field(default=(), description="extra card tags (LeRobot is always added)")
     commit_message: str | None = Field(default=None, description="commit title (default: generated)")

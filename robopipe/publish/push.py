@@ -57,7 +57,10 @@ class IncrementalPublisher:
         self.saved += count
         if self.saved // self.every == before:
             return None
-        checkpoint = self.request.model_copy(update={"tag": None, "force_tag": False, "dry_run": False})
+        # checkpoints are flushed by the writer itself; the full validation runs with the final publish
+        checkpoint = self.request.model_copy(
+            update={"tag": None, "force_tag": False, "dry_run": False, "check": False}
+        )
         if self._flush is not None:
             self._flush()  # a writer error is a recording problem: let it surface
         try:

@@ -28,6 +28,7 @@ from robopipe.validate.findings import (
 from robopipe.validate.rules_data import check_data
 from robopipe.validate.rules_stats import check_stats
 from robopipe.validate.rules_video import check_videos, video_files_on_disk
+from robopipe.validate.rules_writer import check_writer_state
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def validate_dataset(
         user_suites = [load_user_suite(s) for s in suites]
     out = FindingCollector(req.max_findings_per_code)
     ctx = load_context(root, out)
-    rules_run = ["info", "episodes", "tasks"]
+    rules_run = ["info", "episodes", "tasks", "writer"]
 
     gather: Callable[[], list[dict[str, Any]]] | None = None
     runner = gx_runner or SerialGxRunner()
@@ -112,6 +113,7 @@ def validate_dataset(
         jobs, suite_names = _gx_jobs(ctx, parsed_bounds, user_suites)
         gather = runner(jobs)
 
+    check_writer_state(root, out)
     rules_meta.check_path_templates(ctx, out)
     rules_meta.check_episodes(ctx, out)
     rules_meta.check_episode_tasks(ctx, out)

@@ -107,6 +107,20 @@ RULES: dict[str, Rule] = {
             _E,
             "every task of an episode must be a row of meta/tasks.parquet",
         ),
+        # the writer's state (robopipe.validate.rules_writer)
+        Rule("RP211", "writer-pending", _E, "stop the writer if it still runs, then: robopipe repair ROOT"),
+        Rule(
+            "RP212",
+            "writer-active",
+            _W,
+            "wait for the writer (named in the message) to finish, then validate",
+        ),
+        Rule(
+            "RP213",
+            "writer-conflict",
+            _W,
+            "episodes in .staging-conflicts/ are not part of the dataset; inspect and delete them",
+        ),
         # data/*.parquet
         Rule(
             "RP301",

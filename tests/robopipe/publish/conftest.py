@@ -127,7 +127,15 @@ def make_dataset(
             "count": [len(x)],
         }
 
-    stats = {"observation.state": st(state), "action": st(action), "index": st(np.arange(n)[:, None])}
+    stats = {
+        "observation.state": st(state),
+        "action": st(action),
+        "index": st(np.arange(n)[:, None]),
+        "timestamp": st((frame_index / fps).astype(np.float32)[:, None]),
+        "frame_index": st(frame_index[:, None]),
+        "episode_index": st(ep_index[:, None]),
+        "task_index": st(task_index[:, None]),
+    }  # every feature, so the dataset validates (publish refuses invalid datasets)
     (root / "meta/stats.json").write_text(json.dumps(stats, indent=4))
     if cameras:
         vid = root / "videos/observation.images.front/chunk-000/file-000.mp4"
