@@ -166,13 +166,12 @@ def camera_findings(
     sig[f"duplicate_fraction.{short}"] = dup_fraction
     if dup_fraction > c.duplicate_warn_fraction:
         idx = np.flatnonzero(dup)
+        shown = ", ".join(str(i) for i in idx[:8]) + (", ..." if len(idx) > 8 else "")
         fnd.append(
-            Finding(
+            Finding(  # scattered frames, not a segment: listed, not given a range
                 kind="duplicate_frames",
                 level="warning",
-                message=f"{short}: {len(idx)} frames repeat the previous one ({dup_fraction:.0%})",
-                start=int(idx[0]),
-                end=int(idx[-1]),
+                message=f"{short}: {len(idx)} frames repeat the previous one ({dup_fraction:.0%}): {shown}",
                 key=key,
             )
         )
