@@ -25,6 +25,7 @@ from tests.fixtures.robot_logs import (
     write_ros2,
     write_video_mcap,
 )
+from tests.robopipe.convert.test_custom_sources import _frames as _video
 
 ENC = EncoderOptions(codec="h264", crf=0, preset="ultrafast")
 MAPPING = (
@@ -48,15 +49,6 @@ def _convert(src: Path, out: Path, kind: str, mapping: str | None, tmp: Path, **
         encoder=ENC,
     )
     return run_local(req)
-
-
-def _video(r: DatasetReader, key: str, ep: int) -> np.ndarray:
-    path, start, _ = r.video_span(key, ep)
-    n = int(r.episodes["length"][ep])
-    with av.open(str(path)) as c:
-        frames = [f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])]
-    first = round(start * r.fps)
-    return np.stack(frames[first : first + n])
 
 
 def _data(out: Path) -> pd.DataFrame:
@@ -295,11 +287,24 @@ def test_garbage_bag_and_truncated_mcap_are_one_line_errors(tmp_path: Path) -> N
 
 
 # --- LeRobot ---------------------------------------------------------------------------------------------
-@pytest.mark.slow
-@pytest.mark.lerobot
-def test_converted_logs_and_replay_buffer_load_in_lerobot(tmp_path: Path, lerobot_python: str) -> None:
+LOAD = """
+import json
+from lerobot.datasets.lerobot_dataset import LeRobotDataset
+out = {{}}
+for name in ("ros", "zarr"):
+    ds = LeRobotDataset("local/" + name, root={root!r} + "/" + name)
+    rows = [ds[i] for i in range(len(ds))]
+    cam = [k for k in ds.meta.camera_keys][0]
+    out[name] = {{"len": len(ds), "episodes": ds.num_episodes, "tasks": [r["task"] for r in rows],
+                 "state": [r["observation.state"].numpy().tolist() for r in rows],
+                 "img": list(rows[-1][cam].shape)}}
+print(json.dumps(out))
+"""
+
+
+def _log_and_buffer_datasets(tmp_path: Path) -> Any:
+    """A long log cut by events and a replay buffer, converted and validated (with a full decode)."""
     from robopipe.validate.engine import validate_dataset
-    from tests.fixtures.lerobot_ref import run_reference
     from tests.robopipe.convert.test_zarr_source import make_replay_buffer
 
     spans = [(0.2, 0.9, "pick up the cube"), (1.2, 1.8, "put it in the box")]
@@ -321,35 +326,39 @@ def test_converted_logs_and_replay_buffer_load_in_lerobot(tmp_path: Path, lerobo
     for name in ("ros", "zarr"):
         report = validate_dataset(tmp_path / name, full_decode=True)
         assert report.valid, [f.message for f in report.errors]
-    code = f"""
-import json
-from lerobot.datasets.lerobot_dataset import LeRobotDataset
-out = {{}}
-for name in ("ros", "zarr"):
-    ds = LeRobotDataset("local/" + name, root={str(tmp_path)!r} + "/" + name)
-    rows = [ds[i] for i in range(len(ds))]
-    cam = [k for k in ds.meta.camera_keys][0]
-    out[name] = {{"len": len(ds), "episodes": ds.num_episodes, "tasks": [r["task"] for r in rows],
-                 "state": [r["observation.state"].numpy().tolist() for r in rows],
-                 "img": list(rows[-1][cam].shape)}}
-print(json.dumps(out))
-"""
-    got = run_reference(code, tmp_path / "ref")
-    ros_df = _data(tmp_path / "ros")
-    assert got["ros"]["episodes"] == 2 and got["ros"]["len"] == len(ros_df)
-    np.testing.assert_allclose(got["ros"]["state"], np.stack(ros_df["observation.state"].to_numpy()), atol=0)
-    assert set(got["ros"]["tasks"]) == {s[2] for s in spans}
-    assert got["ros"]["img"] == [3, 24, 32]
-    assert (
-        got["zarr"]["episodes"] == 3
-        and got["zarr"]["len"] == 20
-        and set(got["zarr"]["tasks"]) == {"push the T"}
-    )
-    np.testing.assert_allclose(
-        got["zarr"]["state"],
-        np.concatenate([data["robot_eef_pos"], data["robot_gripper_width"]], axis=1),
-        atol=0,
-    )
+
+    def check(got: Any) -> None:
+        ros_df = _data(tmp_path / "ros")
+        assert got["ros"]["episodes"] == 2 and got["ros"]["len"] == len(ros_df)
+        np.testing.assert_allclose(
+            got["ros"]["state"], np.stack(ros_df["observation.state"].to_numpy()), atol=0
+        )
+        assert set(got["ros"]["tasks"]) == {s[2] for s in spans}
+        assert got["ros"]["img"] == [3, 24, 32]
+        assert got["zarr"]["episodes"] == 3 and got["zarr"]["len"] == 20
+        assert set(got["zarr"]["tasks"]) == {"push the T"}
+        want = np.concatenate([data["robot_eef_pos"], data["robot_gripper_width"]], axis=1)
+        np.testing.assert_allclose(got["zarr"]["state"], want, atol=0)
+
+    return check
+
+
+@pytest.mark.slow
+@pytest.mark.lerobot
+def test_converted_logs_and_replay_buffer_load_in_lerobot(tmp_path: Path, lerobot_python: str) -> None:
+    from tests.fixtures.lerobot_ref import run_reference
+
+    check = _log_and_buffer_datasets(tmp_path)
+    check(run_reference(LOAD.format(root=str(tmp_path)), tmp_path / "ref"))
+
+
+@pytest.mark.slow
+@pytest.mark.lerobot
+def test_converted_logs_and_replay_buffer_load_in_lerobot_061(tmp_path: Path) -> None:
+    from tests.robopipe.format.test_lerobot061_additions import run_061
+
+    check = _log_and_buffer_datasets(tmp_path)
+    check(run_061(LOAD.format(root=str(tmp_path)), tmp_path / "ref061"))
 
 
 def _decode_source(packets: list[tuple[bytes, bool]]) -> list[np.ndarray]:
