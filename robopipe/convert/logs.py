@@ -19,6 +19,7 @@ one log file and yields ``(topic, log time, plain message)``; this module does t
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -48,6 +49,8 @@ from robopipe.convert.source import (
 )
 from robopipe.errors import ConversionError, MappingError
 from robopipe.format.video import EncodedVideo
+
+log = logging.getLogger(__name__)
 
 NS = 1_000_000_000
 _STOP_WORDS = {"", "stop", "end", "idle", "done", "false"}
@@ -97,6 +100,9 @@ class LogOptions(BaseModel):
         default=10.0, ge=0, description="seconds of video read before a cut episode to reach a keyframe"
     )
     keys: list[str] | None = Field(default=None, description="source keys used (set from the mapping)")
+    max_episode_mb: float = Field(
+        default=4096, gt=0, description="refuse an episode whose aligned frames would take more memory"
+    )
 
 
 def parse_options(options: dict[str, Any], where: str) -> LogOptions:
@@ -134,6 +140,10 @@ class LogFile(Protocol):
 
     def log_times(self, topics: list[str]) -> Iterator[tuple[str, int]]:
         """(topic, log time ns) without decoding the messages."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """Messages per topic, from the file's index or summary."""
         ...
 
     def metadata(self) -> dict[str, str]:
@@ -191,6 +201,7 @@ class LogReader:
         self._joint_order: dict[str, list[str]] = {}
         self._rates: dict[str, float] = {}
         self._spans: list[Span] | None = None
+        self.unsupported: dict[str, str] = {}  # topic -> why its messages give no source key
 
     # --- backend hooks ---------------------------------------------------------------------------
     def find_files(self) -> list[Path]:
@@ -235,15 +246,17 @@ class LogReader:
             raw = f.topics()
             self._types = {t: type_name(s) for t, s in raw.items()}
             first, last = f.span()
-            counts: dict[str, int] = {}
             for topic in self._wanted_topics(raw):
                 if self.opts.event_topic and key_of(topic) == key_of(self.opts.event_topic):
                     continue
                 for _t, _lt, msg in f.messages([topic]):
-                    self._describe_message(topic, msg, f)
+                    try:
+                        self._describe_message(topic, msg, f)
+                    except ConversionError as exc:  # e.g. a compressedDepth topic: the others stay usable
+                        self.unsupported[topic] = str(exc)
+                        log.warning("skipping topic %s: %s", topic, exc)
                     break
-            for topic, _lt in f.log_times(self._wanted_topics(raw)):
-                counts[topic] = counts.get(topic, 0) + 1
+            counts = f.counts()  # from the index/summary: no scan of the log
             dur = max((last - first) / NS, 1e-9)
             self._rates = {t: (n - 1) / dur for t, n in counts.items() if n > 1}
         for name in ("task", "file"):
@@ -436,6 +449,7 @@ class LogReader:
         missing = [t for t in topics if t not in present]
         if missing:
             raise ConversionError(f"topics {', '.join(missing)} are not in this log")
+        self._check_size(span, f, keys, fps)
         video = {t for t in topics if self._types[t].endswith("/CompressedVideo")}
         pad = round((self.max_skew_for("") + 2.0 / fps) * NS)
         lo = None if span.start is None else span.start - pad
@@ -474,6 +488,25 @@ class LogReader:
                 _add(series[key], pt, _Frame(frame, num, keyframe), pin)
         raw = {key_of(t): [p[2] for p in packets[t]] for t in video}
         return self._align_episode(i, span, f, source, series, fps, raw)
+
+    def _check_size(self, span: Span, f: LogFile, keys: list[str], fps: int) -> None:
+        """An episode is held in memory whole (as every reader's): refuse one that would not fit."""
+        first, last = f.span()
+        start = first if span.start is None else max(first, span.start)
+        stop = last if span.stop is None else min(last, span.stop)
+        frames = max(stop - start, 0) / NS * fps + 1
+        per_step = 0
+        for k in keys:
+            fd = self._fields[k]
+            n = int(np.prod(fd.shape)) if fd.shape else 1
+            per_step += n * (np.dtype(fd.dtype).itemsize if fd.dtype != "object" else 8)
+        mb = frames * per_step / 1e6
+        if mb > self.opts.max_episode_mb:
+            raise ConversionError(
+                f"episode of {(stop - start) / NS:.0f} s would take {mb:.0f} MB in memory (> max_episode_mb "
+                f"{self.opts.max_episode_mb:.0f}); cut the log into shorter episodes (cut: event|gap|ranges) "
+                "or raise max_episode_mb"
+            )
 
     def _time(self, msg: Any, log_t: int) -> int:
         if self.opts.time == "header" and isinstance(msg, dict):

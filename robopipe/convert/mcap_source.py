@@ -136,6 +136,15 @@ class McapFile:
         except Exception as exc:
             raise _err(self.path, exc) from exc
 
+    def counts(self) -> dict[str, int]:
+        st = self._summary.statistics
+        channels = self._summary.channels
+        out: dict[str, int] = {}
+        for cid, n in (st.channel_message_counts if st is not None else {}).items():
+            if cid in channels:
+                out[channels[cid].topic] = out.get(channels[cid].topic, 0) + int(n)
+        return out
+
     def metadata(self) -> dict[str, str]:
         out: dict[str, str] = {}
         try:

@@ -80,6 +80,9 @@ class RosbagFile:
                 f"{self.path}: unreadable message: {' '.join(str(exc).split()) or type(exc).__name__}"
             ) from exc
 
+    def counts(self) -> dict[str, int]:
+        return {t: int(info.msgcount) for t, info in self._r.topics.items()}
+
     def metadata(self) -> dict[str, str]:
         out: dict[str, str] = {}
         for reader in self._r.readers:

@@ -499,3 +499,23 @@ def test_symlink_out_of_the_source_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "bags" / "a.bag").symlink_to(tmp_path / "outside.bag")
     with pytest.raises(ConversionError, match="outside the source folder"):
         RosReader(tmp_path / "bags")
+
+
+def test_unsupported_topic_is_skipped_and_oversized_episode_refused(tmp_path: Path) -> None:
+    from robopipe.convert.ros import RosReader
+    from robopipe.errors import ConversionError
+
+    def depth(ts: Any) -> list[tuple[str, int, Any]]:
+        image, time = ts.types["sensor_msgs/msg/CompressedImage"], ts.types["builtin_interfaces/msg/Time"]
+        header = ts.types["std_msgs/msg/Header"](stamp=time(sec=T0 // NS, nanosec=0), frame_id="d")
+        msg = image(header=header, format="16UC1; compressedDepth png", data=np.zeros(8, np.uint8))
+        return [("/cam/depth/compressedDepth", T0 + k * NS // 10, msg) for k in range(5)]
+
+    write_ros2(tmp_path / "bag", seconds=0.5, extra=depth)
+    reader = RosReader(tmp_path / "bag")
+    assert "cam/front/image_raw" in reader.describe().fields
+    assert "compressedDepth" in reader.unsupported["/cam/depth/compressedDepth"]
+    rep = _convert(tmp_path / "bag", tmp_path / "out", "ros", MAPPING, tmp_path)
+    assert rep.episodes == 1 and not rep.failures
+    with pytest.raises(ConversionError, match=r"would take \d+ MB in memory .*cut the log"):
+        _convert(tmp_path / "bag", tmp_path / "out2", "ros", MAPPING, tmp_path, max_episode_mb=0.01)
