@@ -86,7 +86,8 @@ class RosbagFile:
     def metadata(self) -> dict[str, str]:
         out: dict[str, str] = {}
         for reader in self._r.readers:
-            custom = getattr(getattr(reader, "metadata", None), "custom", None) or {}
+            meta = getattr(getattr(reader, "storage", None), "metadata", None)  # ROS 2: metadata.yaml
+            custom = getattr(meta, "custom", None) or {}
             out.update({str(k): str(v) for k, v in custom.items()})
         return out
 

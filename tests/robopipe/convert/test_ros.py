@@ -121,10 +121,12 @@ def _check_log_dataset(out: Path, truth: Truth) -> None:
 
 @pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
 def test_ros2_bag_aligned_by_header_stamp(tmp_path: Path, storage: str) -> None:
-    truth = write_ros2(tmp_path / "bag", storage=storage, seconds=1.0)
-    rep = _convert(tmp_path / "bag", tmp_path / "out", "ros", MAPPING, tmp_path)
+    truth = write_ros2(tmp_path / "bag", storage=storage, seconds=1.0, custom={"task": "stack the cups"})
+    mapping = MAPPING.replace("task: {default: stack the blocks}", "task: task")
+    rep = _convert(tmp_path / "bag", tmp_path / "out", "ros", mapping, tmp_path, task_metadata="task")
     assert rep.episodes == 1 and not rep.failures
     _check_log_dataset(tmp_path / "out", truth)
+    assert _episodes(tmp_path / "out").iloc[0]["tasks"].tolist() == ["stack the cups"]  # ROS 2 custom data
 
 
 def test_ros1_bag(tmp_path: Path) -> None:
