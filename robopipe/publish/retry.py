@@ -1,7 +1,7 @@
 """Error classification and retries for Hub calls (core layer).
 
 ``huggingface_hub`` raises ``HfHubHTTPError`` subclasses (sometimes wrapped in a ``RuntimeError``, e.g. LFS
-uploads) and ``httpx2`` transport errors. They map onto robopipe's tree: 429/5xx/timeouts/connection errors become
+uploads) and ``httpx2`` (huggingface_hub 2.x) or ``httpx`` (1.x) transport errors. They map onto robopipe's tree: 429/5xx/timeouts/connection errors become
 :class:`~robopipe.errors.HubUnavailableError` (a ``TransientError``, retried here with exponential backoff and full
 jitter), 401/403 :class:`~robopipe.errors.HubAuthError` and 404 :class:`~robopipe.errors.HubNotFoundError` (raised
 at once). Messages are scrubbed of the token.
@@ -9,6 +9,7 @@ at once). Messages are scrubbed of the token.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import random
 import time
@@ -63,11 +64,15 @@ def _chain(exc: BaseException) -> list[BaseException]:
 def _is_transport_error(exc: BaseException) -> bool:
     if isinstance(exc, TimeoutError | ConnectionError):
         return True
-    try:
-        import httpx2
-    except ImportError:  # pragma: no cover - huggingface_hub 2.x always ships httpx2
-        return False
-    return isinstance(exc, httpx2.TransportError)
+    # huggingface_hub 2.x talks through httpx2, 1.x through httpx: either transport error counts.
+    for module in ("httpx2", "httpx"):
+        try:
+            transport_error = importlib.import_module(module).TransportError
+        except ImportError:
+            continue
+        if isinstance(exc, transport_error):
+            return True
+    return False
 
 
 def classify(exc: BaseException, what: str) -> HubError:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import httpx2
 import pytest
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 from pydantic import ValidationError
@@ -23,9 +22,14 @@ from robopipe.publish.models import PublishRequest, default_registry
 from robopipe.publish.retry import HubConflictError, RetryPolicy, call_with_retry, classify
 from robopipe.publish.versioning import check_branch_name, check_version_tag
 
+try:  # the HTTP library huggingface_hub talks through: httpx2 (2.x) or httpx (1.x)
+    import httpx2 as http
+except ImportError:
+    import httpx as http  # type: ignore[no-redef]
+
 
 def _http_error(status: int) -> HfHubHTTPError:
-    response = httpx2.Response(status, request=httpx2.Request("GET", "http://127.0.0.1/api/x"))
+    response = http.Response(status, request=http.Request("GET", "http://127.0.0.1/api/x"))
     return HfHubHTTPError(f"{status} error", response=response)
 
 
@@ -114,10 +118,10 @@ def test_classify_wrapped_and_transport_errors() -> None:
             raise RuntimeError("Error while uploading 'data/x.parquet' to the Hub.") from inner
     except RuntimeError as outer:
         assert isinstance(classify(outer, "upload"), HubUnavailableError)
-    assert isinstance(classify(httpx2.ReadTimeout("slow"), "x"), HubUnavailableError)
-    assert isinstance(classify(httpx2.ConnectError("refused"), "x"), HubUnavailableError)
+    assert isinstance(classify(http.ReadTimeout("slow"), "x"), HubUnavailableError)
+    assert isinstance(classify(http.ConnectError("refused"), "x"), HubUnavailableError)
     not_found = RepositoryNotFoundError(
-        "nope", response=httpx2.Response(404, request=httpx2.Request("GET", "http://h"))
+        "nope", response=http.Response(404, request=http.Request("GET", "http://h"))
     )
     assert isinstance(classify(not_found, "x"), HubNotFoundError)
 
