@@ -94,7 +94,9 @@ def test_lerobot_and_robopipe_read_identical_positions(lerobot_python: str, tmp_
             "gripper.pos": 70.0,
         }
         theirs = run_reference(
-            LEROBOT_SCRIPT.format(port=port, cal=str(cal_dir), action=action), tmp_path / "ref"
+            LEROBOT_SCRIPT.format(port=port, cal=str(cal_dir), action=action),
+            tmp_path / "ref",
+            python=lerobot_python,
         )
         assert theirs["first"] == ours  # LeRobot reads exactly what robopipe left
         with make_robot(config) as robot:
@@ -126,7 +128,9 @@ def test_lerobot_and_robopipe_leaders_agree(lerobot_python: str, tmp_path: Path)
     # the scripted operator holds the leader still (motion_s=0), so both drivers see the same pose
     with SimulatorProcess([{"preset": "so101-leader", "motion_s": 0.0}]) as sim:
         port = sim.ports[0]
-        theirs = run_reference(LEADER_SCRIPT.format(port=port, cal=str(cal_dir)), tmp_path / "ref")
+        theirs = run_reference(
+            LEADER_SCRIPT.format(port=port, cal=str(cal_dir)), tmp_path / "ref", python=lerobot_python
+        )
         config = {
             "type": "so101_leader",
             "port": port,

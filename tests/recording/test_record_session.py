@@ -229,7 +229,7 @@ def test_recorded_dataset_loads_in_lerobot(
     recorded: tuple[Path, Any, list[str]], tmp_path: Path, lerobot_python: str
 ) -> None:
     root = recorded[0]
-    out = run_reference(LOAD.format(root=str(root)), tmp_path / "ref")
+    out = run_reference(LOAD.format(root=str(root)), tmp_path / "ref", python=lerobot_python)
     assert out["len"] == 3 * FRAMES and out["episodes"] == 3 and out["fps"] == FPS
     assert out["front"] == [3, 48, 64] and out["wrist"] == [3, 48, 64]
     assert out["last_episode"] == 2 and out["last_ts"] == pytest.approx((FRAMES - 1) / FPS, abs=1e-4)

@@ -323,7 +323,7 @@ for i in range(len(ds)):
                  "is_first": bool(it["is_first"])}})
 print(json.dumps({{"len": len(ds), "episodes": ds.num_episodes, "rows": rows}}))
 """
-    got = run_reference(code, tmp_path / "ref")
+    got = run_reference(code, tmp_path / "ref", python=lerobot_python)
     assert got["episodes"] == 6 and got["len"] == sum(len(e["steps"]["action"]) for e in fx.episodes)
     i = 0
     for e, ep in enumerate(fx.episodes):

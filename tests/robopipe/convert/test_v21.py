@@ -231,7 +231,7 @@ rows = [(int(ds[i]["episode_index"]), ds[i]["task"], ds[i]["observation.state"].
          list(ds[i]["observation.images.top"].shape)) for i in range(len(ds))]
 print(json.dumps({{"len": len(ds), "rows": rows}}))
 """
-    got = run_reference(code, tmp_path / "ref")
+    got = run_reference(code, tmp_path / "ref", python=lerobot_python)
     assert got["len"] == sum(LENGTHS)
     i = 0
     for e, n in enumerate(LENGTHS):

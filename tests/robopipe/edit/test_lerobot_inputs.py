@@ -1,4 +1,4 @@
-"""Edits of LeRobot-written datasets, and LeRobot 0.4.4 loading robopipe's edit outputs (marker ``lerobot``)."""
+"""Edits of LeRobot-written datasets, and LeRobot (0.4.4 and 0.6.1) loading robopipe's edit outputs (marker ``lerobot``)."""
 
 from __future__ import annotations
 
@@ -72,15 +72,16 @@ print(json.dumps(out))
 
 
 @pytest.fixture(scope="module")
-def lerobot_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def lerobot_inputs(tmp_path_factory: pytest.TempPathFactory, lerobot_python: str) -> Path:
+    """Datasets written (and aggregated) by the reference LeRobot, once per reference version."""
     base = tmp_path_factory.mktemp("lerobot")
-    run_reference(MAKE.format(base=str(base)), base / "ref")
+    run_reference(MAKE.format(base=str(base)), base / "ref", python=lerobot_python)
     return base
 
 
-def _lerobot_loads(roots: list[Path], workdir: Path) -> None:
-    """LeRobot 0.4.4 loads every output and its items equal robopipe's reading of it."""
-    out = run_reference(LOAD.format(roots=[str(r) for r in roots]), workdir)
+def _lerobot_loads(roots: list[Path], workdir: Path, python: str) -> None:
+    """The reference LeRobot loads every output and its items equal robopipe's reading of it."""
+    out = run_reference(LOAD.format(roots=[str(r) for r in roots]), workdir, python=python)
     for root in roots:
         got = out[str(root)]
         r = DatasetReader(root)
@@ -101,7 +102,9 @@ def _lerobot_loads(roots: list[Path], workdir: Path) -> None:
                 g += int(r.episodes["length"][e])
 
 
-def test_edits_of_lerobot_datasets_load_in_lerobot(lerobot_inputs: Path, tmp_path: Path) -> None:
+def test_edits_of_lerobot_datasets_load_in_lerobot(
+    lerobot_inputs: Path, tmp_path: Path, lerobot_python: str
+) -> None:
     la, lb = lerobot_inputs / "la", lerobot_inputs / "lb"
     before = [tree_hash(la), tree_hash(lb)]
     rep = merge(MergeRequest(out=tmp_path / "merged", roots=[la, lb]))
@@ -153,6 +156,7 @@ def test_edits_of_lerobot_datasets_load_in_lerobot(lerobot_inputs: Path, tmp_pat
             )
         ],
         tmp_path / "ref",
+        lerobot_python,
     )
 
 

@@ -85,5 +85,6 @@ n = sum(1 for i in range(len(ds)) if ds[i]["observation.images.front"].shape[0] 
 print(json.dumps([ds.num_episodes, len(ds), n]))
 """,
         tmp_path / "ref",
+        python=lerobot_python,
     )
     assert out == [saved, 12 * saved, 12 * saved]

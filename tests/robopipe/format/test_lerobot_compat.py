@@ -50,7 +50,7 @@ def test_robopipe_dataset_loads_in_lerobot_item_for_item(tmp_path: Path, lerobot
         data_files_size_in_mb=0.002,
         video_files_size_in_mb=0.01,
     )  # several files
-    out = run_reference(LOAD_ALL.format(root=str(root)), tmp_path / "ref")
+    out = run_reference(LOAD_ALL.format(root=str(root)), tmp_path / "ref", python=lerobot_python)
     assert out["len"] == sum(lengths) and out["num_episodes"] == 3
     reader = DatasetReader(root)
     feats = default_features(cams) | extra
@@ -100,7 +100,7 @@ for e, n in enumerate([5, 8, 6]):
 ds.finalize()
 print(json.dumps(saved))
 """
-    saved = run_reference(code, tmp_path / "ref")
+    saved = run_reference(code, tmp_path / "ref", python=lerobot_python)
     r = DatasetReader(root)
     assert (r.num_episodes, r.num_frames) == (3, 19)
     assert sorted(r.tasks) == ["task 0", "task 1"]

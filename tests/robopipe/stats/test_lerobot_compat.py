@@ -55,7 +55,7 @@ def _rows(root: Path) -> list[dict[str, dict[str, np.ndarray]]]:
 
 def test_recompute_matches_lerobot_stored_stats(tmp_path: Path, lerobot_python: str) -> None:
     src = tmp_path / "lerobot_ds"
-    run_reference(WRITE.format(root=str(src), lengths=LENGTHS), tmp_path / "ref")
+    run_reference(WRITE.format(root=str(src), lengths=LENGTHS), tmp_path / "ref", python=lerobot_python)
     root = tmp_path / "recomputed"
     shutil.copytree(src, root)
     recompute_stats(StatsRequest(root=root, workers=0))
@@ -102,7 +102,7 @@ def test_recompute_matches_lerobot_stored_stats(tmp_path: Path, lerobot_python: 
         x = np.stack(data[f].to_numpy()).astype(np.float64).reshape(len(data), -1)
         np.testing.assert_allclose(g_ours[f]["std"], x.std(axis=0), rtol=1e-9, err_msg=f"{f}/std")
 
-    loaded = run_reference(LOAD.format(root=str(root)), tmp_path / "ref-load")
+    loaded = run_reference(LOAD.format(root=str(root)), tmp_path / "ref-load", python=lerobot_python)
     assert loaded["len"] == sum(LENGTHS) and loaded["episodes"] == len(LENGTHS)
     assert set(NUMERIC) <= set(loaded["stats_keys"])
 
@@ -131,7 +131,7 @@ print(json.dumps({{"ok": True}}))
 @pytest.mark.slow
 def test_recompute_video_stats_of_lerobot_dataset(tmp_path: Path, lerobot_python: str) -> None:
     src = tmp_path / "lerobot_video"
-    run_reference(WRITE_VIDEO.format(root=str(src)), tmp_path / "ref")
+    run_reference(WRITE_VIDEO.format(root=str(src)), tmp_path / "ref", python=lerobot_python)
     root = tmp_path / "recomputed"
     shutil.copytree(src, root)
     report = recompute_stats(StatsRequest(root=root, workers=0))
@@ -143,5 +143,5 @@ def test_recompute_video_stats_of_lerobot_dataset(tmp_path: Path, lerobot_python
         # LeRobot used the lossless frames before encoding; robopipe decodes the mp4 (AV1): close
         np.testing.assert_allclose(cam_o["mean"], cam_t["mean"], atol=0.02)
         assert (cam_o["std"] > 0.05).all()  # LeRobot 0.4.4 stores ~0 here (uint8 overflow)
-    loaded = run_reference(LOAD.format(root=str(root)), tmp_path / "ref-load")
+    loaded = run_reference(LOAD.format(root=str(root)), tmp_path / "ref-load", python=lerobot_python)
     assert loaded["len"] == 15

@@ -106,7 +106,7 @@ print(json.dumps({"root": str(Path("ds").resolve())}))
 
 @pytest.mark.lerobot
 def test_lerobot_written_dataset_has_no_errors(lerobot_python: str, tmp_path: Path) -> None:
-    out = run_reference(LEROBOT_SCRIPT, tmp_path / "ref")
+    out = run_reference(LEROBOT_SCRIPT, tmp_path / "ref", python=lerobot_python)
     root = Path(out["root"])
     before = tree_digest(root)
     report = validate_dataset(root, full_decode=True, report_dir=tmp_path / "rep")
