@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from robopipe.errors import ConfigError
 from robopipe.format.atomic import atomic_write_text
+from robopipe.format.home import lerobot_home
 
 
 class MotorNormMode(StrEnum):
@@ -91,11 +92,7 @@ def default_calibration_root() -> Path:
     """``$HF_LEROBOT_CALIBRATION`` or ``$HF_LEROBOT_HOME/calibration`` (LeRobot's defaults)."""
     if env := os.environ.get("HF_LEROBOT_CALIBRATION"):
         return Path(env).expanduser()
-    home = os.environ.get("HF_LEROBOT_HOME")
-    if home:
-        return Path(home).expanduser() / "calibration"
-    hf_home = os.environ.get("HF_HOME", str(Path.home() / ".cache" / "huggingface"))
-    return Path(hf_home).expanduser() / "lerobot" / "calibration"
+    return lerobot_home() / "calibration"
 
 
 def calibration_path(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from recording.pacing import EpisodeTiming
 from robopipe.errors import ConfigError, pydantic_problems
+from robopipe.format.home import lerobot_home
 from robopipe.format.video import VideoEncoderConfig
 from robopipe.publish.models import check_repo_id
 
@@ -24,11 +24,7 @@ DeviceSource = str | dict[str, Any]
 
 def default_root(repo_id: str) -> Path:
     """LeRobot's default: ``$HF_LEROBOT_HOME/<repo_id>`` (``$HF_HOME/lerobot`` or ``~/.cache/huggingface/lerobot``)."""
-    home = os.environ.get("HF_LEROBOT_HOME")
-    if not home:
-        hf_home = os.environ.get("HF_HOME") or str(Path.home() / ".cache" / "huggingface")
-        home = str(Path(hf_home) / "lerobot")
-    return Path(home).expanduser() / repo_id
+    return lerobot_home() / repo_id
 
 
 class _Model(BaseModel):

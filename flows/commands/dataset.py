@@ -17,11 +17,14 @@ def info(root: Path, /, *, as_json: Annotated[bool, Parameter(name="--json")] = 
     Parameters
     ----------
     root
-        Dataset folder (the one holding ``meta/info.json``).
+        Dataset folder (the one holding ``meta/info.json``), or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``.
     as_json
         Print one JSON object (LeRobot's ``info.json`` key names for the totals).
     """
+    from robopipe.format.home import resolve_dataset_root
     from robopipe.format.reader import DatasetReader, describe
+
+    root = resolve_dataset_root(root)
 
     d = describe(DatasetReader(root))
     if as_json:

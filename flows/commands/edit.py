@@ -81,7 +81,7 @@ def merge(
     out
         New dataset root (must not exist).
     roots
-        Input dataset roots, in output order.
+        Input dataset roots (folders or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``), in output order.
     repo_id
         Label of the merged dataset (for the log and report).
     rename
@@ -100,6 +100,9 @@ def merge(
     from pydantic import ValidationError
 
     from robopipe.edit import MergeRequest, parse_renames
+    from robopipe.format.home import resolve_dataset_root
+
+    roots = tuple(resolve_dataset_root(r) for r in roots)
 
     try:
         req = MergeRequest(
@@ -132,6 +135,9 @@ def _edit(
     from pydantic import ValidationError
 
     from robopipe.edit import EditRequest
+    from robopipe.format.home import resolve_dataset_root
+
+    root = resolve_dataset_root(root)
 
     try:
         req = EditRequest(operation=operation, root=root, out=out, in_place=in_place, workers=workers, **kw)  # type: ignore[arg-type]
@@ -166,7 +172,7 @@ def delete_episodes(
     Parameters
     ----------
     root
-        Input dataset root.
+        Input dataset root (a folder, or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``).
     episodes
         Episode indices to delete, e.g. ``--episodes 3 7``.
     out
@@ -195,7 +201,7 @@ def split(
     Parameters
     ----------
     root
-        Input dataset root.
+        Input dataset root (a folder, or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``).
     splits
         ``train=0.8,val=0.2`` (fractions: int(total*f) episodes in order, the last split takes the rest)
         or episode lists ``train=0-7,val=8,9``.
@@ -226,7 +232,7 @@ def remove_feature(
     Parameters
     ----------
     root
-        Input dataset root.
+        Input dataset root (a folder, or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``).
     feature
         Feature key(s) to remove, e.g. ``--feature observation.images.wrist``.
     out
@@ -256,7 +262,7 @@ def rename_feature(
     Parameters
     ----------
     root
-        Input dataset root.
+        Input dataset root (a folder, or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``).
     rename
         OLD=NEW pairs, e.g. ``--rename observation.images.top=observation.images.front``.
     out
@@ -289,7 +295,7 @@ def set_task(
     Parameters
     ----------
     root
-        Input dataset root.
+        Input dataset root (a folder, or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``).
     task
         The new task string.
     episodes

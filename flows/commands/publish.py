@@ -60,7 +60,8 @@ def publish(
     Parameters
     ----------
     root
-        Dataset folder (holds ``meta/info.json``). ``images/`` and hidden folders are never sent.
+        Dataset folder (holds ``meta/info.json``), or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``. ``images/`` and
+        hidden folders are never sent.
     repo_id
         ``ORG/NAME`` of the dataset repository.
     tag
@@ -89,8 +90,11 @@ def publish(
         Publish even if validation finds errors; the dataset card then says so. Without it a dataset with
         errors is refused (exit 1), as is one whose writer was interrupted (run ``robopipe repair ROOT``).
     """
+    from robopipe.format.home import resolve_dataset_root
     from robopipe.publish import PublishRequest
     from robopipe.publish import publish as run
+
+    root = resolve_dataset_root(root)
 
     request = _build(
         PublishRequest,

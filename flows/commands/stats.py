@@ -27,7 +27,7 @@ def stats(
     Parameters
     ----------
     root
-        Dataset folder (the one holding ``meta/info.json``).
+        Dataset folder (the one holding ``meta/info.json``), or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``.
     workers
         Worker processes of the local Dask cluster; 0 runs everything in this process without Dask.
     dask_address
@@ -40,8 +40,11 @@ def stats(
     from tqdm import tqdm
 
     from robopipe.format.atomic import disk_full_reported
+    from robopipe.format.home import resolve_dataset_root
     from robopipe.format.info import load_info
     from robopipe.stats.recompute import StatsRequest, recompute_stats
+
+    root = resolve_dataset_root(root)
 
     request = StatsRequest(
         root=root, workers=workers, dask_address=dask_address, images=images, skip_nonfinite=skip_nonfinite

@@ -33,7 +33,7 @@ def validate(
     Parameters
     ----------
     root
-        Dataset folder (the one holding ``meta/info.json``).
+        Dataset folder (the one holding ``meta/info.json``), or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``.
     as_json
         Print the full report as JSON instead of the summary.
     report_dir
@@ -53,9 +53,12 @@ def validate(
     dask_address
         Address of a running Dask scheduler (``tcp://host:8786``) to run GX on.
     """
+    from robopipe.format.home import resolve_dataset_root
     from robopipe.validate import ValidateRequest
     from robopipe.validate.engine import validate as run_validation
     from robopipe.validate.summary import format_summary
+
+    root = resolve_dataset_root(root)
 
     request = ValidateRequest(
         root=str(root),
@@ -115,8 +118,11 @@ def report(
     viewer_url
         Where ``robopipe view`` serves (or an exported viewer site): quality suspects link to it.
     """
+    from robopipe.format.home import resolve_dataset_root
     from robopipe.report import build_report
     from robopipe.validate import validate_dataset
+
+    root = resolve_dataset_root(root)
 
     result = validate_dataset(root, gx=gx, full_decode=full_decode)
     page = build_report(root, out, validation=result, thumbnails=thumbnails, viewer_url=viewer_url)
