@@ -1,31 +1,56 @@
-# Sourced by scripts/demo.sh and scripts/test.sh: create/update .venv with the given extras.
+# Sourced by scripts/demo.sh, scripts/test.sh and .ci/run: create/update a venv with the given extras.
 # Usage: ensure_venv "dev,rlds"
+#   ROBOPIPE_PYTHON  interpreter to build the venv with (default: the newest supported one found, see below)
+#   ROBOPIPE_VENV    venv folder (default .venv); an existing venv on a supported Python is kept as it is
+SUPPORTED_PYTHONS="3.13 3.12 3.11"   # newest first; requires-python in pyproject.toml says the same
+
+# find_python 3.12 -> an interpreter of exactly that version (PATH, then pyenv's versions), or nothing.
+find_python() {
+  local want="$1" cand
+  local cands=("python$want" python3)
+  if command -v pyenv >/dev/null 2>&1; then   # pyenv shims fail without a selected version: use the binaries
+    for cand in "$(pyenv root)"/versions/"$want".*/bin/python; do [ -x "$cand" ] && cands+=("$cand"); done
+  fi
+  for cand in "${cands[@]}"; do
+    if command -v "$cand" >/dev/null 2>&1 &&
+      "$cand" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$want'.split('.'))))" 2>/dev/null &&
+      "$cand" -c "import venv, ensurepip" 2>/dev/null; then
+      command -v "$cand"; return 0
+    fi
+  done
+  return 1
+}
+
 ensure_venv() {
   local extras="$1"
-  local py="${ROBOPIPE_PYTHON:-}"
-  if [ -z "$py" ]; then
-    for cand in python3.11 python3; do
-      if command -v "$cand" >/dev/null && "$cand" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
-        py="$cand"; break
-      fi
+  local venv="${ROBOPIPE_VENV:-.venv}"
+  local py="${ROBOPIPE_PYTHON:-}" v
+  if [ -x "$venv/bin/python" ] && [ -z "$py" ]; then
+    "$venv/bin/python" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 14))' || {
+      echo "$venv is on an unsupported Python: remove it or set ROBOPIPE_PYTHON" >&2; exit 2; }
+  elif [ -z "$py" ]; then
+    for v in $SUPPORTED_PYTHONS; do
+      py="$(find_python "$v")" && break
     done
-  fi
-  [ -n "$py" ] || { echo "robopipe needs Python 3.11 (set ROBOPIPE_PYTHON)" >&2; exit 2; }
-  if [ ! -x .venv/bin/python ]; then
-    "$py" -m venv .venv 2>/dev/null || {
-      echo "python venv module missing: installing python3-venv" >&2
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-      "$py" -m venv .venv
+    [ -n "$py" ] || {
+      # Debian's python3 without its venv module: install it, then look again.
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null || true
+      for v in $SUPPORTED_PYTHONS; do py="$(find_python "$v")" && break; done
     }
+    [ -n "$py" ] || { echo "robopipe needs Python 3.11, 3.12 or 3.13 (set ROBOPIPE_PYTHON)" >&2; exit 2; }
+  fi
+  if [ ! -x "$venv/bin/python" ]; then
+    echo ">> creating $venv with $py ($("$py" -c 'import platform; print(platform.python_version())'))" >&2
+    "$py" -m venv "$venv"
   fi
   # Reinstall only when pyproject.toml or the extras changed.
-  local stamp=".venv/.robopipe-installed"
+  local stamp="$venv/.robopipe-installed"
   local want
   want="$(sha256sum pyproject.toml | cut -c1-16)-$extras"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    echo ">> installing robopipe[$extras] into .venv (cached wheels make re-runs fast)" >&2
-    .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
+    echo ">> installing robopipe[$extras] into $venv (cached wheels make re-runs fast)" >&2
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[$extras]"
     echo "$want" > "$stamp"
   fi
   # Video decoding for the LeRobot reference (torchcodec) and git for the local registry need system packages.

@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh
 ensure_venv "rlds"
-exec .venv/bin/robopipe demo "$@"
+exec "${ROBOPIPE_VENV:-.venv}/bin/robopipe" demo "$@"

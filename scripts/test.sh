@@ -1,19 +1,36 @@
 #!/usr/bin/env bash
-# Run the whole robopipe test suite: creates/updates .venv, builds the LeRobot reference interpreter
-# (for the compatibility tests) when ../shared/lerobot-reference is present, then runs pytest.
-# Extra arguments go to pytest (e.g. scripts/test.sh -k writer -x).
+# Run the whole robopipe test suite: creates/updates .venv (ROBOPIPE_VENV), builds the LeRobot reference
+# interpreters 0.4.4 and 0.6.1 (for the compatibility tests) when ../shared/lerobot-reference is present and
+# installs robopipe into the 0.6.1 one's environment (scripts/lerobot061_env.sh), then runs pytest.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k writer -x). ROBOPIPE_SKIP_REFERENCES=1 skips the builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh
 ensure_venv "dev,rlds"
-if [ -z "${LEROBOT_PYTHON:-}" ] && [ -f ../shared/lerobot-reference/setup.sh ]; then
-  echo ">> building the LeRobot 0.4.4 reference interpreter (cached in ~/.cache/lerobot-ref)" >&2
-  LEROBOT_PYTHON="$(bash ../shared/lerobot-reference/setup.sh | tail -n 1)" || LEROBOT_PYTHON=""
-  export LEROBOT_PYTHON
+VENV="${ROBOPIPE_VENV:-.venv}"
+REF=../shared/lerobot-reference
+if [ -z "${ROBOPIPE_SKIP_REFERENCES:-}" ]; then
+  if [ -z "${LEROBOT_PYTHON:-}" ] && [ -f "$REF/setup.sh" ]; then
+    echo ">> building the LeRobot 0.4.4 reference interpreter (cached in ~/.cache/lerobot-ref)" >&2
+    LEROBOT_PYTHON="$(bash "$REF/setup.sh" | tail -n 1)" || LEROBOT_PYTHON=""
+    export LEROBOT_PYTHON
+  fi
+  if [ -z "${LEROBOT061_PYTHON:-}" ] && [ -f "$REF/setup-0.6.1.sh" ]; then
+    echo ">> building the LeRobot 0.6.1 reference interpreter (cached in ~/.cache/lerobot-061)" >&2
+    LEROBOT061_PYTHON="$(bash "$REF/setup-0.6.1.sh" | tail -n 1)" || LEROBOT061_PYTHON=""
+    export LEROBOT061_PYTHON
+  fi
+  if [ -z "${ROBOPIPE_LEROBOT061_ENV:-}" ] && [ -n "${LEROBOT061_PYTHON:-}" ]; then
+    echo ">> installing robopipe into a venv layered on LeRobot 0.6.1 (~/.cache/robopipe-on-lerobot061)" >&2
+    ROBOPIPE_LEROBOT061_ENV="$(bash scripts/lerobot061_env.sh | tail -n 1)" || ROBOPIPE_LEROBOT061_ENV=""
+    export ROBOPIPE_LEROBOT061_ENV
+  fi
 fi
-[ -n "${LEROBOT_PYTHON:-}" ] && echo ">> LEROBOT_PYTHON=$LEROBOT_PYTHON" >&2 || echo ">> LeRobot reference absent: compatibility tests will skip" >&2
+for var in LEROBOT_PYTHON LEROBOT061_PYTHON ROBOPIPE_LEROBOT061_ENV; do
+  [ -n "${!var:-}" ] && echo ">> $var=${!var}" >&2 || echo ">> $var absent: the tests needing it will skip" >&2
+done
 set +e
-.venv/bin/python -m pytest "$@"
+"$VENV/bin/python" -m pytest "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
