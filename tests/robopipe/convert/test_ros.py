@@ -350,17 +350,8 @@ def _log_and_buffer_datasets(tmp_path: Path) -> Any:
 def test_converted_logs_and_replay_buffer_load_in_lerobot(tmp_path: Path, lerobot_python: str) -> None:
     from tests.fixtures.lerobot_ref import run_reference
 
-    check = _log_and_buffer_datasets(tmp_path)
-    check(run_reference(LOAD.format(root=str(tmp_path)), tmp_path / "ref"))
-
-
-@pytest.mark.slow
-@pytest.mark.lerobot
-def test_converted_logs_and_replay_buffer_load_in_lerobot_061(tmp_path: Path) -> None:
-    from tests.robopipe.format.test_lerobot061_additions import run_061
-
-    check = _log_and_buffer_datasets(tmp_path)
-    check(run_061(LOAD.format(root=str(tmp_path)), tmp_path / "ref061"))
+    check = _log_and_buffer_datasets(tmp_path)  # lerobot_python: 0.4.4, then 0.6.1
+    check(run_reference(LOAD.format(root=str(tmp_path)), tmp_path / "ref", python=lerobot_python))
 
 
 def _decode_source(packets: list[tuple[bytes, bool]]) -> list[np.ndarray]:
