@@ -52,6 +52,7 @@ class Spikes(_Section):
 class Lag(_Section):
     max_seconds: float = Field(gt=0, le=10)
     warn_seconds: float = Field(gt=0)
+    min_correlation: float = Field(ge=-1, le=1)
 
 
 class Timing(_Section):

@@ -84,11 +84,11 @@ def _spikes(x: np.ndarray, rng: np.ndarray, cfg: QualityConfig) -> list[tuple[in
     return out
 
 
-def _lag_frames(a: np.ndarray, s: np.ndarray, max_lag: int) -> int:
-    """Delay (frames) at which the state's velocity best follows the action's (0 when undetermined)."""
+def _lag_frames(a: np.ndarray, s: np.ndarray, max_lag: int) -> tuple[int, float]:
+    """Delay (frames) at which the state's velocity best follows the action's, and that correlation."""
     n = min(len(a), len(s))
     if n < 4 or max_lag < 1:
-        return 0
+        return 0, 0.0
     va = np.diff(a[:n], axis=0)
     vs = np.diff(s[:n], axis=0)
     best, best_c = 0, -np.inf
@@ -98,7 +98,7 @@ def _lag_frames(a: np.ndarray, s: np.ndarray, max_lag: int) -> int:
         c = float(x @ y) / den if den > 0 else -np.inf
         if c > best_c:
             best, best_c = lag, c
-    return best
+    return best, float(best_c)
 
 
 def numeric_signals(
@@ -212,9 +212,12 @@ def numeric_signals(
         if len(x) >= 4:
             sig[f"jerk.{key}"] = float(np.sqrt(np.mean((np.diff(x, n=3, axis=0) / rng) ** 2)))
     if state is not None and action is not None and state.shape == action.shape:
-        lag = _lag_frames(action, state, round(cfg.lag.max_seconds * fps)) / fps
-        sig["lag_seconds"] = lag
-        if lag >= cfg.lag.warn_seconds:
+        frames, corr = _lag_frames(action, state, round(cfg.lag.max_seconds * fps))
+        lag = frames / fps
+        sig["lag_correlation"] = corr
+        if corr >= cfg.lag.min_correlation:  # otherwise the state does not follow the action at all
+            sig["lag_seconds"] = lag
+        if corr >= cfg.lag.min_correlation and lag >= cfg.lag.warn_seconds:
             fnd.append(
                 Finding(kind="lag", level="warning", message=f"state follows the action {lag:.2f}s late")
             )

@@ -159,3 +159,11 @@ def test_saturation_needs_an_action_past_the_limit() -> None:
     near[:, 0] = 0.998 + 0.0001 * np.sin(np.arange(200))  # hugs the edge, action agrees: not saturated
     r = numeric_signals({"observation.state": near, "action": near}, None, 20, _scales(), CFG)
     assert not [f for f in r.findings if f.kind == "saturation"]
+
+
+def test_no_lag_reported_when_state_does_not_follow_action() -> None:
+    rng = np.random.default_rng(0)
+    x, a = rng.normal(size=(200, 3)) * 0.1, rng.normal(size=(200, 3)) * 0.1
+    r = numeric_signals({"observation.state": x, "action": a}, None, 20, _scales(), CFG)
+    assert "lag_seconds" not in r.signals and r.signals["lag_correlation"] < 0.5
+    assert not [f for f in r.findings if f.kind == "lag"]
