@@ -10,6 +10,7 @@ import numpy as np
 
 from robopipe.errors import FormatError
 from robopipe.format.reader import DatasetReader, column_to_numpy
+from robopipe.quality.models import EpisodeQuality
 from robopipe.quality.store import has_quality, read_episodes, read_frames, read_summary
 
 MAX_POINTS = 4000  # per plotted line; longer episodes are decimated for the plot only
@@ -42,7 +43,7 @@ def dataset_doc(root: Path) -> dict[str, Any]:
     """Summary, cameras, plotted features and the episode list with quality badges."""
     reader = DatasetReader(root)
     eps = reader.episodes
-    quality = {q.episode_index: q for q in read_episodes(root)} if has_quality(root) else {}
+    quality = quality_by_episode(root)
     rows = []
     for i in range(len(eps)):
         row = eps.iloc[i]
@@ -72,9 +73,20 @@ def dataset_doc(root: Path) -> dict[str, Any]:
     }
 
 
-def episode_doc(root: Path, episode: int, reader: DatasetReader | None = None) -> dict[str, Any]:
+def quality_by_episode(root: Path) -> dict[int, EpisodeQuality]:
+    """Stored quality results by episode (empty when there are none)."""
+    return {q.episode_index: q for q in read_episodes(root)} if has_quality(root) else {}
+
+
+def episode_doc(
+    root: Path,
+    episode: int,
+    reader: DatasetReader | None = None,
+    quality: dict[int, EpisodeQuality] | None = None,
+) -> dict[str, Any]:
     """One episode: plotted columns, per-frame quality signals, findings and camera spans."""
     reader = reader or DatasetReader(root)
+    quality = quality_by_episode(root) if quality is None else quality
     if not 0 <= episode < reader.num_episodes:
         raise FormatError(f"{root}: no episode {episode} (0..{reader.num_episodes - 1})")
     keys = _plot_keys(reader)
@@ -86,13 +98,9 @@ def episode_doc(root: Path, episode: int, reader: DatasetReader | None = None) -
         v = column_to_numpy(table[k], reader.features[k]).astype(np.float64).reshape(n, -1)[::step]
         series[k] = [[_clean(float(x)) for x in v[:, j]] for j in range(v.shape[1])]
     signals = {k: [_clean(float(x)) for x in v[::step]] for k, v in read_frames(root, episode).items()}
-    findings: list[dict[str, Any]] = []
-    score = level = None
-    if has_quality(root):
-        for q in read_episodes(root):
-            if q.episode_index == episode:
-                findings = [f.model_dump() for f in q.findings]
-                score, level = q.score, q.level
+    q = quality.get(episode)
+    findings = [] if q is None else [f.model_dump() for f in q.findings]
+    score, level = (None, None) if q is None else (q.score, q.level)
     videos = []
     for key in reader.video_keys:
         path, start, end = reader.video_span(key, episode)

@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 from robopipe.errors import RobopipeError
 from robopipe.format.atomic import atomic_write_text
 from robopipe.format.reader import DatasetReader
-from robopipe.view.data import dataset_doc, episode_doc, video_files
+from robopipe.view.data import dataset_doc, episode_doc, quality_by_episode, video_files
 
 log = logging.getLogger(__name__)
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
@@ -60,6 +60,7 @@ class ViewerApp:
         self.root = Path(root).resolve()
         self.reader = DatasetReader(self.root)
         self.videos = video_files(self.root)
+        self.quality = quality_by_episode(self.root)
         self._dataset: bytes | None = None
         self._lock = threading.Lock()
 
@@ -71,7 +72,7 @@ class ViewerApp:
 
     def episode(self, n: int) -> bytes:
         with self._lock:
-            return json.dumps(episode_doc(self.root, n, self.reader)).encode()
+            return json.dumps(episode_doc(self.root, n, self.reader, self.quality)).encode()
 
     def video_path(self, rel: str) -> Path | None:
         if rel not in self.videos:
@@ -186,8 +187,10 @@ def export_site(root: Path, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     (out / "index.html").write_bytes(page())
     atomic_write_text(out / "api" / "dataset.json", json.dumps(dataset_doc(root)))
+    quality = quality_by_episode(root)
     for e in range(reader.num_episodes):
-        atomic_write_text(out / "api" / "episode" / f"{e}.json", json.dumps(episode_doc(root, e, reader)))
+        doc = episode_doc(root, e, reader, quality)
+        atomic_write_text(out / "api" / "episode" / f"{e}.json", json.dumps(doc))
     for rel in sorted(video_files(root)):
         src, dst = root / rel, out / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
