@@ -676,6 +676,7 @@ class LogReader:
                 k
                 for k, fd in sorted(self._fields.items())
                 if _COMMAND.search(self._topic_of.get(k, ""))
+                and not self._is_component(k)
                 and fd.kind == "tensor"
                 and fd.dtype.startswith("float")
                 and len(fd.shape) <= 1
@@ -693,6 +694,15 @@ class LogReader:
             episode_metadata={"file": "file"},
             source=options,
         )
+
+    def _is_component(self, key: str) -> bool:
+        """True for 'x/pose/position/x' when 'x/pose' is a key too (a part of a vector already offered)."""
+        parent = key.rpartition("/")[0]
+        while parent:
+            if parent in self._fields:
+                return True
+            parent = parent.rpartition("/")[0]
+        return False
 
     def inferred_fps(self) -> int:
         """The camera rate (median of image topics), else 30."""

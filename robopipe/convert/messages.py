@@ -57,7 +57,11 @@ def to_plain(msg: Any, depth: int = 0) -> Any:
             return np.asarray(items)
         return items
     if dataclasses.is_dataclass(msg):
-        return {f.name: to_plain(getattr(msg, f.name), depth + 1) for f in dataclasses.fields(msg)}
+        return {  # rosbags keeps the type name in a '__msgtype__' field
+            f.name: to_plain(getattr(msg, f.name), depth + 1)
+            for f in dataclasses.fields(msg)
+            if not f.name.startswith("__")
+        }
     descriptor = getattr(msg, "DESCRIPTOR", None)
     if descriptor is not None and hasattr(descriptor, "fields"):  # protobuf message
         return {f.name: to_plain(getattr(msg, f.name), depth + 1) for f in descriptor.fields}
@@ -176,10 +180,11 @@ def _geometry(v: Any) -> np.ndarray | None:
     return None
 
 
-def _walk(v: Any, path: str, out: dict[str, Any]) -> None:
-    geo = _geometry(v)
+def _walk(v: Any, path: str, out: dict[str, Any], collapse: bool = True) -> None:
+    geo = _geometry(v) if collapse else None
     if geo is not None:
-        out[path] = geo
+        out[path] = geo  # the vector, and every component by its path (pose/position/x)
+        _walk(v, path, out, collapse=False)
         return
     if isinstance(v, dict):
         if {"data", "layout"} <= set(v):  # std_msgs/*MultiArray: its data
@@ -187,6 +192,9 @@ def _walk(v: Any, path: str, out: dict[str, Any]) -> None:
             return
         for k, sub in v.items():
             if k == "header":
+                continue
+            if not collapse and isinstance(sub, dict):
+                _walk(sub, f"{path}/{k}" if path else k, out, collapse=False)
                 continue
             if isinstance(sub, dict) and len(sub) == 2 and "covariance" in sub:  # *WithCovariance
                 inner = next(v for n, v in sub.items() if n != "covariance")
@@ -218,8 +226,9 @@ def extract(typ: str, msg: dict[str, Any], joint_order: list[str] | None = None)
         return _joint_state(msg, joint_order)
     out: dict[str, Any] = {}
     _walk(msg, "", out)
-    if "" in out:  # a bare geometry message (Pose, Twist, ...)
-        out[typ.rsplit("/", 1)[-1].lower()] = out.pop("")
+    if "" in out:  # a bare geometry message (Pose, Twist, ...): the vector and components under its name
+        name = typ.rsplit("/", 1)[-1].lower()
+        out = {(f"{name}/{k}" if k else name): v for k, v in out.items()}
     return out
 
 

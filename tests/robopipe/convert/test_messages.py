@@ -87,7 +87,8 @@ def test_geometry_arrays_and_dotted_fields() -> None:
     odom = {"header": {}, "child_frame_id": "base", "pose": {"pose": pose, "covariance": np.zeros(36)},
             "twist": {"twist": twist, "covariance": np.zeros(36)}}  # fmt: skip
     out = extract("nav_msgs/Odometry", odom)
-    assert set(out) == {"child_frame_id", "pose", "twist"}
+    assert {k for k in out if "/" not in k} == {"child_frame_id", "pose", "twist"}
+    assert "pose/covariance" not in out and float(out["twist/angular/z"]) == 0.5
     arr = {"layout": {"dim": [], "data_offset": 0}, "data": np.array([1.5, 2.5])}
     np.testing.assert_array_equal(extract("std_msgs/Float64MultiArray", arr)["data"], [1.5, 2.5])
     custom = {"gripper": {"width": 0.04, "force": {"value": 3}}, "mode": "auto", "blob": b"x"}
@@ -118,3 +119,15 @@ def test_stamps_types_payloads() -> None:
     assert to_plain([1, 2.5]).tolist() == [1, 2.5] and to_plain((b"a", "b")) == [b"a", "b"]
     assert has_parameter_sets(b"\x00\x00\x00\x01\x67aa\x00\x00\x01\x68bb\x00\x00\x01\x65cc", "h264")
     assert not has_parameter_sets(b"\x00\x00\x00\x01\x41aa", "h264")
+
+
+def test_geometry_components_are_keys_too() -> None:
+    pose = {
+        "position": {"x": 1.0, "y": 2.0, "z": 3.0},
+        "orientation": {"x": 0.0, "y": 0.0, "z": 0.0, "w": 1.0},
+    }
+    out = extract("geometry_msgs/PoseStamped", {"header": {}, "pose": pose})
+    assert float(out["pose/position/y"]) == 2.0 and float(out["pose/orientation/w"]) == 1.0
+    bare = extract("geometry_msgs/Pose", pose)
+    np.testing.assert_array_equal(bare["pose"], [1, 2, 3, 0, 0, 0, 1])
+    assert float(bare["pose/position/z"]) == 3.0

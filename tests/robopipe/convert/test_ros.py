@@ -512,3 +512,32 @@ def test_unsupported_topic_is_skipped_and_oversized_episode_refused(tmp_path: Pa
     assert rep.episodes == 1 and not rep.failures
     with pytest.raises(ConversionError, match=r"would take \d+ MB in memory .*cut the log"):
         _convert(tmp_path / "bag", tmp_path / "out2", "ros", MAPPING, tmp_path, max_episode_mb=0.01)
+
+
+def test_inferred_mapping_takes_whole_command_vectors(tmp_path: Path) -> None:
+    from robopipe.convert.ros import RosReader
+
+    def commands(ts: Any) -> list[tuple[str, int, Any]]:
+        t = ts.types
+        pose = t["geometry_msgs/msg/Pose"](
+            position=t["geometry_msgs/msg/Point"](x=1.0, y=2.0, z=3.0),
+            orientation=t["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0),
+        )
+        grip = t["std_msgs/msg/Float64"](data=0.5)
+        return [
+            m
+            for k in range(20)
+            for m in (
+                ("/arm/target_pose", T0 + k * NS // 20, pose),
+                ("/gripper/command", T0 + k * NS // 20, grip),
+            )
+        ]
+
+    write_ros2(tmp_path / "bag", seconds=1.0, extra=commands)
+    m = RosReader(tmp_path / "bag").infer_mapping()
+    assert m.action is not None and [p.key for p in m.action.parts] == [
+        "arm/target_pose/pose",
+        "gripper/command/data",
+    ]
+    assert m.state is not None and m.state.names == ["j_a", "j_b", "j_c"] and m.fps == 30
+    assert set(m.cameras) == {"front", "wrist"}
