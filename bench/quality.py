@@ -149,7 +149,7 @@ def clean_rate(roots: list[Path]) -> None:
     from robopipe.quality import compute_quality
     from robopipe.quality.recipe import _episode_meta
 
-    fp = clean = confirmed = rough = 0
+    fp = clean = confirmed = rough = total = content_fp = 0
     for r in roots:
         work = Path(tempfile.mkdtemp()) / r.name
         shutil.copytree(r, work)  # quality writes meta/robopipe/quality; leave the recording as it is
@@ -158,6 +158,14 @@ def clean_rate(roots: list[Path]) -> None:
         flagged = {q.episode_index: [f.kind for f in q.findings if f.level != "info"] for q in rep.suspects}
         for e, m in meta.items():
             n = max(1, int(m["length"]))
+            total += 1
+            kinds = set(flagged.get(e, []))
+            # content detectors: anything but the recorder's own late count, and duplicated camera
+            # frames only when the recorder counted none (it sees repeated camera sequence numbers)
+            content = kinds - {"late_frames", "duplicate_frames"}
+            if "duplicate_frames" in kinds and not (m.get("timing/duplicated_frames") or 0):
+                content.add("duplicate_frames")
+            content_fp += bool(content)
             bad_timing = (m.get("timing/late_frames") or 0) > 0.01 * n or (
                 m.get("timing/duplicated_frames") or 0
             ) > 0.01 * n
@@ -171,6 +179,11 @@ def clean_rate(roots: list[Path]) -> None:
         shutil.rmtree(work.parent)
     if clean:
         print(f"  false positives on clean episodes (recorder timing clean): {fp}/{clean} = {fp / clean:.1%}")
+    if total:
+        print(
+            f"  content findings not explained by the recorder's own timing columns: {content_fp}/{total} "
+            f"episodes = {content_fp / total:.1%}"
+        )
     if rough:
         print(
             f"  episodes the recorder itself reports late/repeated frames on: {rough}, flagged by quality: {confirmed}"
