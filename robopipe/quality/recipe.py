@@ -109,7 +109,15 @@ def plan_quality(root: Path, config: QualityConfig) -> QualityPlan:
     root = Path(root)
     sp = plan_recompute(root, images=True)
     info = load_info(root)
-    staging = root / layout.ROBOPIPE_META_DIR / f".quality-staging-{uuid.uuid4().hex[:12]}"
+    meta = root / layout.ROBOPIPE_META_DIR
+    stale = sorted(meta.glob(".quality-staging-*")) if meta.is_dir() else []
+    if stale:
+        log.warning(
+            "%s: leftover staging folders of an interrupted quality run (safe to delete): %s",
+            root,
+            ", ".join(p.name for p in stale),
+        )
+    staging = meta / f".quality-staging-{uuid.uuid4().hex[:12]}"
     return QualityPlan(
         root,
         info.fps,
