@@ -21,6 +21,7 @@ import numpy as np
 
 from robopipe.errors import NonFiniteValuesError, StatsError
 from robopipe.format.features import FeatureSpec
+from robopipe.stats.depth import DepthStatsAccumulator
 from robopipe.stats.image import ImageStatsAccumulator
 from robopipe.stats.lerobot_math import QUANTILE_KEYS, sorted_quantiles
 from robopipe.stats.sketch import QuantileSketch
@@ -273,7 +274,7 @@ def compute_episode_stats(
 def summarize_episode(
     columns: Mapping[str, np.ndarray],
     features: Mapping[str, FeatureSpec],
-    images: Mapping[str, ImageStatsAccumulator] | None = None,
+    images: Mapping[str, ImageStatsAccumulator | DepthStatsAccumulator] | None = None,
     *,
     on_nonfinite: OnNonFinite = "raise",
 ) -> EpisodeSummary:

@@ -119,6 +119,12 @@ class QuantileSketch:
         return cls._from_sorted_composite(F32_SCHEME, len(values), comp, None)
 
     @classmethod
+    def from_counts(cls, values: np.ndarray, counts: np.ndarray) -> QuantileSketch:
+        """One-dimension sketch of ``counts[i]`` copies of ``values[i]`` (values ascending, finite)."""
+        comp = float_keys(np.asarray(values))
+        return cls._from_sorted_composite(F32_SCHEME, 1, comp, np.asarray(counts, dtype=np.int64))
+
+    @classmethod
     def from_level_histogram(cls, hist: np.ndarray) -> QuantileSketch:
         """Exact ``"u8"`` sketch from per-channel counts of the 256 pixel levels (shape ``(C, 256)``)."""
         ch, lv = np.nonzero(hist)

@@ -25,11 +25,12 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from robopipe.errors import CorruptFileError, FormatError
-from robopipe.format import safepath
+from robopipe.format import depth, safepath
 from robopipe.format.atomic import tmp_path_for
 from robopipe.format.features import FeatureSpec
 from robopipe.format.video import first_video_stream
 from robopipe.stats.batch import NeedsPerEpisodePath, file_numeric_stats
+from robopipe.stats.depth import DepthStatsAccumulator
 from robopipe.stats.episode import OnNonFinite, summarize_episode
 from robopipe.stats.image import ImageStatsAccumulator
 from robopipe.stats.values import DatasetStats, merge_all
@@ -102,6 +103,31 @@ def _png(cell: Any) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
+def _camera_accumulator(spec: FeatureSpec, length: int) -> ImageStatsAccumulator | DepthStatsAccumulator:
+    """Depth maps keep their stored unit (LeRobot 0.6.1); other cameras are RGB in [0, 1]."""
+    if spec.is_depth_map:
+        return DepthStatsAccumulator.presampled(length)
+    return ImageStatsAccumulator.presampled(length, 3)
+
+
+def _image_cell(spec: FeatureSpec, cell: Any) -> np.ndarray:
+    if not spec.is_depth_map:
+        return _png(cell)
+    data = cell["bytes"] if isinstance(cell, dict) else cell
+    if data is None:
+        raise CorruptFileError("image cell has no bytes")
+    return depth.decode_image(data)
+
+
+def _video_frame(spec: FeatureSpec, frame: Any, cfg: depth.DepthEncoderConfig | None) -> np.ndarray:
+    if cfg is None:
+        return np.asarray(frame.to_ndarray(format="rgb24"))
+    unit = (spec.info or {}).get("depth_unit") or "mm"
+    if unit != "mm":
+        raise FormatError(f"depth video stats: depth_unit {unit!r} is not supported (expected 'mm')")
+    return depth.dequantize(frame.to_ndarray(format=depth.DEPTH_PIX_FMT), cfg, "mm")
+
+
 def _data_unit(
     root: Path, unit: Unit, features: Mapping[str, FeatureSpec], images: bool, on_nonfinite: OnNonFinite
 ) -> _Staged:
@@ -153,10 +179,10 @@ def _data_unit(
     for e, (_, a, b) in enumerate(spans):
         accs = {}
         for key in image_cols:
-            acc = ImageStatsAccumulator.presampled(b - a, 3)
+            acc = _camera_accumulator(features[key], b - a)
             cells = table[key].slice(a, b - a)
             for i in acc.wanted:
-                acc.add(_png(cells[int(i)].as_py()))
+                acc.add(_image_cell(features[key], cells[int(i)].as_py()))
             accs[key] = acc
         if fs is not None:  # numeric part from the batch, images per episode
             lerobot = {k: {s: v[e] for s, v in st.items()} for k, st in fs.lerobot.items()}
@@ -181,11 +207,14 @@ def _stack_rows(rows: Sequence[Mapping[str, Mapping[str, np.ndarray]]]) -> dict[
     return out
 
 
-def _video_unit(root: Path, unit: Unit, fps: int, on_frame: FrameHook | None = None) -> _Staged:
+def _video_unit(
+    root: Path, unit: Unit, fps: int, spec: FeatureSpec, on_frame: FrameHook | None = None
+) -> _Staged:
     path = safepath.inside(root, unit.path, f"{unit.kind} file")
     key = unit.key or ""
     spans = sorted(unit.episodes, key=lambda e: e.from_ts)
-    accs = {e.index: ImageStatsAccumulator.presampled(e.length, 3) for e in spans}
+    accs = {e.index: _camera_accumulator(spec, e.length) for e in spans}
+    cfg = depth.DepthEncoderConfig.from_info(spec.info) if spec.is_depth_map else None
     wanted = {e.index: set(accs[e.index].wanted.tolist()) for e in spans}
     seen = dict.fromkeys(accs, 0)
     half = 0.5 / fps
@@ -211,7 +240,7 @@ def _video_unit(root: Path, unit: Unit, fps: int, on_frame: FrameHook | None = N
                 if on_frame is not None:
                     on_frame(sp.index, k, frame)
                 if k in wanted[sp.index]:
-                    accs[sp.index].add(frame.to_ndarray(format="rgb24"))
+                    accs[sp.index].add(_video_frame(spec, frame, cfg))
                     wanted[sp.index].discard(k)
     except (av.error.FFmpegError, OSError) as exc:
         raise CorruptFileError(f"{path}: cannot decode video ({exc})") from exc
@@ -273,7 +302,7 @@ def run_unit(
     if unit.kind == "data":
         staged = _data_unit(root, unit, features, images, on_nonfinite)
     else:
-        staged = _video_unit(root, unit, fps, on_frame)
+        staged = _video_unit(root, unit, fps, features[unit.key or ""], on_frame)
     # Staging is scratch data (discarded if the run dies): renamed into place but not fsynced, which
     # on a busy disk costs seconds per file.
     final = Path(staging) / unit.staging_name()
