@@ -1,6 +1,7 @@
 """Frame validation and episode tables for the writer (core layer).
 
-:class:`EpisodeBuffer` collects the parquet-bound values of one episode (numeric, string, PNG bytes) and
+:class:`EpisodeBuffer` collects the parquet-bound values of one episode (numeric, string, language rows, PNG bytes,
+TIFF bytes of depth images) and
 turns them into one Arrow table with LeRobot's column types. Camera frames of ``video`` features never
 enter it: the writer streams them straight to the encoder.
 """
@@ -18,6 +19,7 @@ import pyarrow as pa
 from PIL import Image
 
 from robopipe.errors import FrameError
+from robopipe.format import depth, language
 from robopipe.format.features import DEFAULT_FEATURES, FeatureSpec, arrow_type, hf_feature
 
 # PNG encoding (zlib) releases the GIL, so a small pool keeps image-mode recording real-time.
@@ -37,7 +39,24 @@ def check_value(key: str, spec: FeatureSpec, value: Any) -> np.ndarray | str:
         if not isinstance(value, str):
             raise FrameError(f"feature {key!r}: expected a str, got {type(value).__name__}")
         return value
+    if spec.is_language:
+        try:
+            language.canonical_array(key, [value])
+        except (ValueError, TypeError, pa.ArrowException) as exc:
+            raise FrameError(f"feature {key!r}: not a list of message rows: {exc}") from exc
+        return value
     arr = np.asarray(value)
+    if spec.is_visual and spec.is_depth_map:
+        h, w = spec.shape[0], spec.shape[1]
+        if arr.dtype != np.uint16:
+            raise FrameError(
+                f"feature {key!r}: expected uint16 depth frames in millimetres, got dtype {arr.dtype}"
+            )
+        if arr.shape not in ((h, w), (h, w, 1)):
+            raise FrameError(
+                f"feature {key!r}: expected depth frame shape {(h, w, 1)} or {(h, w)}, got {arr.shape}"
+            )
+        return arr.reshape(h, w, 1)
     if spec.is_visual:
         if arr.dtype != np.uint8:
             raise FrameError(f"feature {key!r}: expected uint8 HxWxC frames, got dtype {arr.dtype}")
@@ -74,7 +93,8 @@ class EpisodeBuffer:
     def append(self, key: str, value: Any) -> None:
         spec = self.features[key]
         if spec.is_image:
-            self.values[key].append(_PNG_POOL.submit(encode_png, value))
+            encode = depth.encode_tiff if spec.is_depth_map else encode_png
+            self.values[key].append(_PNG_POOL.submit(encode, value))
         else:
             self.values[key].append(value)
 
@@ -92,10 +112,13 @@ class EpisodeBuffer:
             vals = self.values[key]
             if spec.is_image:
                 png = [f.result() if isinstance(f, Future) else f for f in vals]
+                ext = "tiff" if spec.is_depth_map else "png"
                 arrays[key] = pa.array(
-                    [{"bytes": b, "path": f"frame-{i:06d}.png"} for i, b in enumerate(png)],
+                    [{"bytes": b, "path": f"frame-{i:06d}.{ext}"} for i, b in enumerate(png)],
                     type=arrow_type(spec),
                 )
+            elif spec.is_language:
+                arrays[key] = language.canonical_array(key, vals)
             elif spec.is_string:
                 arrays[key] = pa.array(vals, type=pa.string())
             else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -22,12 +22,12 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from robopipe.errors import CorruptFileError, FormatError
-from robopipe.format import layout, safepath
+from robopipe.format import depth, layout, safepath
 from robopipe.format.episodes import load_episodes, stats_from_row, video_columns
 from robopipe.format.features import FeatureSpec
 from robopipe.format.info import DatasetInfo, load_info
 from robopipe.format.tasks import load_tasks
-from robopipe.format.video import decode_frames, iter_frames
+from robopipe.format.video import decode_frames, iter_frames, rgb24
 
 log = logging.getLogger(__name__)
 
@@ -176,10 +176,25 @@ class DatasetReader:
         return column_to_numpy(table[key], self.features[key], f"{self.root} episode {episode}: {key}")
 
     def decode_image(self, key: str, episode: int, frame_index: int) -> np.ndarray:
-        """An ``image`` feature frame (PNG in parquet) as HxWxC uint8."""
+        """An ``image`` feature frame as HxWx3 uint8 (PNG), or HxWx1 in its stored unit for depth maps (TIFF)."""
         cell = self.read_episode(episode, [key])[key][frame_index].as_py()
         data = cell["bytes"] if isinstance(cell, dict) else cell
+        if self.features[key].is_depth_map:
+            return depth.decode_image(data)
         return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+    def _converter(self, key: str) -> Callable[[Any], np.ndarray]:
+        """Depth videos: 12-bit codes dequantised to HxWx1 uint16 millimetres (0.6.1's decode); else RGB."""
+        spec = self.features[key]
+        if not spec.is_depth_map:
+            return rgb24
+        cfg = depth.DepthEncoderConfig.from_info(spec.info)
+
+        def convert(frame: Any) -> np.ndarray:
+            codes = frame.to_ndarray(format=depth.DEPTH_PIX_FMT)
+            return depth.dequantize(codes, cfg, "mm")[:, :, None]
+
+        return convert
 
     # ------------------------------------------------------------------ video
     def video_span(self, key: str, episode_index: int) -> tuple[Path, float, float]:
@@ -202,12 +217,12 @@ class DatasetReader:
     def decode_frames(self, key: str, episode_index: int, timestamps: Sequence[float]) -> np.ndarray:
         """Frames of one camera at episode-relative ``timestamps`` (seconds) as (N, H, W, 3) uint8."""
         path, start, _ = self.video_span(key, episode_index)
-        return decode_frames(path, [start + float(t) for t in timestamps])
+        return decode_frames(path, [start + float(t) for t in timestamps], convert=self._converter(key))
 
     def iter_video_frames(self, key: str, episode_index: int) -> Iterator[np.ndarray]:
         """Every frame of one camera of one episode, in order."""
         path, start, _ = self.video_span(key, episode_index)
-        yield from iter_frames(path, start, int(self._episode(episode_index)["length"]))
+        yield from iter_frames(path, start, int(self._episode(episode_index)["length"]), self._converter(key))
 
 
 def column_to_numpy(col: pa.ChunkedArray, spec: FeatureSpec, where: str = "column") -> np.ndarray:

@@ -26,6 +26,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from robopipe.errors import CorruptFileError, FormatError
+from robopipe.format import depth
+from robopipe.format.depth import DepthEncoderConfig
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,22 @@ class VideoEncoderConfig(BaseModel):
         """Canonical codec name as LeRobot records it in ``info`` (``av1``, ``h264``, ``hevc``)."""
         return CODEC_NAMES[self.codec]
 
+    def info_keys(self) -> dict[str, Any]:
+        """The encoder settings LeRobot 0.6.1 records under a video feature's ``info`` (``video.g``, ...)."""
+        opts = self.stream_options()
+        preset: int | str = opts["preset"]
+        if self.codec == "libsvtav1":
+            preset = int(preset)
+        extra = {k: v for k, v in opts.items() if k not in ("g", "crf", "preset", "threads", "svtav1-params")}
+        return {
+            "video.g": self.g,
+            "video.crf": self.crf,
+            "video.preset": preset,
+            "video.fast_decode": 0,
+            "video.video_backend": "pyav",
+            "video.extra_options": extra,
+        }
+
 
 _SENTINEL = object()
 # Encoder threads are reused across segments: a fresh thread per episode makes glibc open new malloc
@@ -104,7 +122,7 @@ class SegmentEncoder:
         fps: int,
         width: int,
         height: int,
-        config: VideoEncoderConfig,
+        config: VideoEncoderConfig | DepthEncoderConfig,
         on_frame: Callable[[np.ndarray], None] | None = None,
     ) -> None:
         self.path = Path(path)
@@ -157,7 +175,12 @@ class SegmentEncoder:
                         break
                     if self._error is not None:
                         continue
-                    vf = av.VideoFrame.from_ndarray(item, format="rgb24")
+                    if isinstance(self.config, DepthEncoderConfig):  # 12-bit codes, as LeRobot 0.6.1
+                        vf = av.VideoFrame.from_ndarray(
+                            depth.quantize(item, self.config), format=self.config.pix_fmt
+                        )
+                    else:
+                        vf = av.VideoFrame.from_ndarray(item, format="rgb24")
                     vf.pts = self._count
                     vf.time_base = Fraction(1, self.fps)
                     for packet in stream.encode(vf):
@@ -354,8 +377,18 @@ def open_video(path: Path) -> Iterator[tuple[Any, Any]]:
         raise CorruptFileError(f"{path}: unreadable video ({exc.strerror or exc}); re-encode it") from exc
 
 
-def decode_frames(path: Path, timestamps: Sequence[float], tolerance_s: float = 1e-4) -> np.ndarray:
-    """Decode the frames at ``timestamps`` (seconds in the file) as ``(N, H, W, 3)`` uint8 RGB."""
+def rgb24(frame: Any) -> np.ndarray:
+    """A decoded frame as HxWx3 uint8 RGB (the default conversion)."""
+    return np.asarray(frame.to_ndarray(format="rgb24"))
+
+
+def decode_frames(
+    path: Path,
+    timestamps: Sequence[float],
+    tolerance_s: float = 1e-4,
+    convert: Callable[[Any], np.ndarray] = rgb24,
+) -> np.ndarray:
+    """Decode the frames at ``timestamps`` (seconds in the file), ``(N, H, W, 3)`` uint8 RGB unless ``convert``."""
     wanted = sorted(set(float(t) for t in timestamps))
     found: dict[float, np.ndarray] = {}
     with open_video(path) as (container, stream):
@@ -369,7 +402,7 @@ def decode_frames(path: Path, timestamps: Sequence[float], tolerance_s: float = 
                 while i < len(wanted) and wanted[i] < t - tolerance_s:
                     raise CorruptFileError(f"{path}: no frame at t={wanted[i]:.6f}s (next frame at {t:.6f}s)")
                 if i < len(wanted) and abs(t - wanted[i]) <= tolerance_s:
-                    found[wanted[i]] = frame.to_ndarray(format="rgb24")
+                    found[wanted[i]] = convert(frame)
                     i += 1
                     if i < len(wanted) and wanted[i] - t > 1.0:
                         break  # far jump: seek again
@@ -381,8 +414,13 @@ def decode_frames(path: Path, timestamps: Sequence[float], tolerance_s: float = 
     return np.stack([found[float(t)] for t in timestamps]) if timestamps else np.zeros((0, 0, 0, 3), np.uint8)
 
 
-def iter_frames(path: Path, start_s: float = 0.0, num_frames: int | None = None) -> Iterator[np.ndarray]:
-    """Decode consecutive frames from ``start_s`` (one episode's span of a file) as HxWx3 uint8."""
+def iter_frames(
+    path: Path,
+    start_s: float = 0.0,
+    num_frames: int | None = None,
+    convert: Callable[[Any], np.ndarray] = rgb24,
+) -> Iterator[np.ndarray]:
+    """Decode consecutive frames from ``start_s`` (one episode's span of a file), HxWx3 uint8 unless ``convert``."""
     with open_video(path) as (container, stream):
         tb = _time_base(stream)
         container.seek(int(start_s / tb), stream=stream, backward=True, any_frame=False)
@@ -390,7 +428,7 @@ def iter_frames(path: Path, start_s: float = 0.0, num_frames: int | None = None)
         for frame in container.decode(stream):
             if float(frame.pts * tb) < start_s - 1e-4:
                 continue
-            yield frame.to_ndarray(format="rgb24")
+            yield convert(frame)
             n += 1
             if num_frames is not None and n >= num_frames:
                 return
@@ -410,14 +448,14 @@ class VideoProbe:
     has_audio: bool
 
     def lerobot_info(self) -> dict[str, Any]:
-        """The ``features[key]["info"]`` dict LeRobot 0.4.4 writes for a video feature."""
+        """The stream facts LeRobot writes in a video feature's ``info`` (0.6.1's top-level ``is_depth_map``)."""
         channels = 1 if self.pix_fmt.startswith(("gray", "mono")) else 4 if "a" in self.pix_fmt[:4] else 3
         return {
             "video.height": self.height,
             "video.width": self.width,
             "video.codec": self.codec,
             "video.pix_fmt": self.pix_fmt,
-            "video.is_depth_map": False,
+            "is_depth_map": False,
             "video.fps": round(self.fps),
             "video.channels": channels,
             "has_audio": self.has_audio,

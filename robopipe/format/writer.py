@@ -35,6 +35,7 @@ from robopipe import stats as rstats
 from robopipe.errors import DatasetExistsError, FormatError, FrameError, SchemaMismatchError
 from robopipe.format import layout, safepath
 from robopipe.format.atomic import atomic_write_text, remove_stale_tmp_files
+from robopipe.format.depth import DepthEncoderConfig
 from robopipe.format.episodes import (
     flatten_stats,
     load_episodes,
@@ -56,6 +57,7 @@ from robopipe.format.video import (
     VideoFileAppender,
     probe_video,
 )
+from robopipe.stats.depth import DepthStatsAccumulator
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,7 @@ class DatasetWriter:
             for key, nxt in next_videos.items()
         }
         self._total_stats: Any = None
+        self._encoded_keys: set[str] = set()  # cameras this writer encoded (not stream-copied)
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="episode-commit")
         self._commit_futures: list[Future[None]] = []
         self._lock = threading.Lock()
@@ -170,7 +173,21 @@ class DatasetWriter:
                         raise FormatError(
                             f"camera feature {k!r}: shape must be (height, width, 3), got {f.shape}"
                         )
-                    if f.is_video and (f.shape[0] % 2 or f.shape[1] % 2):
+                    if f.is_depth_map:
+                        if f.shape[2] != 1:
+                            raise FormatError(
+                                f"depth feature {k!r}: shape must be (height, width, 1), got {f.shape}"
+                            )
+                        # 0.6.1's layout: marker and unit in info; quantiser checked now, recorded on encode
+                        depth_info = {"is_depth_map": True, "depth_unit": "mm", **(f.info or {})}
+                        depth_info.pop("video.is_depth_map", None)
+                        if depth_info["depth_unit"] != "mm":
+                            raise FormatError(
+                                f"depth feature {k!r}: robopipe records uint16 millimetres (depth_unit 'mm')"
+                            )
+                        DepthEncoderConfig.from_info(depth_info)
+                        feats[k] = f = f.model_copy(update={"info": depth_info})
+                    elif f.is_video and (f.shape[0] % 2 or f.shape[1] % 2):
                         raise FormatError(
                             f"camera feature {k!r}: yuv420p needs even height and width, got {f.shape}"
                         )
@@ -405,8 +422,10 @@ class DatasetWriter:
         self._buffer = EpisodeBuffer(self.features)
         self._encoders: dict[str, SegmentEncoder | PacketSegmentWriter] = {}
         self._copy = {}
-        self._image_stats = {
-            k: rstats.ImageStatsAccumulator(f.shape[2]) for k, f in self.user_features.items() if f.is_visual
+        self._image_stats: dict[str, rstats.ImageStatsAccumulator | DepthStatsAccumulator] = {
+            k: DepthStatsAccumulator() if f.is_depth_map else rstats.ImageStatsAccumulator(f.shape[2])
+            for k, f in self.user_features.items()
+            if f.is_visual
         }
         self._episode_dir = self._staging / f"episode-{self._next_episode:06d}.partial"
 
@@ -425,10 +444,11 @@ class DatasetWriter:
                 self.info.fps,
                 spec.shape[1],
                 spec.shape[0],
-                self.encoder,
+                DepthEncoderConfig.from_info(spec.info) if spec.is_depth_map else self.encoder,
                 on_frame=self._image_stats[key].add,
             )
             self._encoders[key] = enc
+            self._encoded_keys.add(key)
         return enc
 
     def _check_open(self) -> None:
@@ -515,14 +535,21 @@ class DatasetWriter:
                     c_to: (start + count) / self.info.fps,
                 }
             )
-            if self.features[key].info is None:
+            if "video.codec" not in (self.features[key].info or {}):
                 self._set_video_info(key, seg)
         staged.placed = placed
         self._pending.append(staged)
 
     def _set_video_info(self, key: str, seg: Path) -> None:
+        """Stream facts, encoder settings and (depth) quantiser settings, as LeRobot 0.6.1 records them."""
+        spec = self.features[key]
+        existing = dict(spec.info or {})
         info = probe_video(seg).lerobot_info()
-        self.features[key] = self.features[key].model_copy(update={"info": info})
+        if spec.is_depth_map:
+            info.update(DepthEncoderConfig.from_info(existing).info_keys(), is_depth_map=True)
+        elif key in self._encoded_keys:  # stream-copied video keeps only what the stream says
+            info.update(self.encoder.info_keys())
+        self.features[key] = spec.model_copy(update={"info": {**existing, **info}})
 
     def _flush_locked(self) -> None:
         if not self._pending:

@@ -223,3 +223,126 @@ def test_061_dataset_stats_match_lerobot(made061: Path, tmp_path: Path) -> None:
     for stat in ("min", "max", "mean", "q50"):
         np.testing.assert_allclose(ours[DEPTH][stat], theirs[DEPTH][stat], rtol=5e-3, err_msg=stat)
     assert validate_dataset(root, gx=False).valid
+
+
+DUMP_WRITTEN = """
+import dataclasses, hashlib, json, numpy as np
+from lerobot.datasets.lerobot_dataset import LeRobotDataset
+from lerobot.datasets.io_utils import load_info
+from lerobot.datasets.utils import DatasetInfo
+root = {root!r}
+raw = json.load(open(root + "/meta/info.json"))
+known = {{f.name for f in dataclasses.fields(DatasetInfo)}}
+rewritten = load_info(__import__("pathlib").Path(root)).to_dict()
+ds = LeRobotDataset("local/x", root=root)
+frames = []
+for i in range(len(ds)):
+    it = ds[i]
+    row = {{k: hashlib.sha256(np.ascontiguousarray(it[k].numpy().astype(np.float32)).tobytes()).hexdigest()
+           for k in ("{DEPTH}", "{DEPTH_IMG}")}}
+    row["language_persistent"] = it["language_persistent"]
+    row["language_events"] = it["language_events"]
+    frames.append(row)
+print(json.dumps({{"unknown": sorted(set(raw) - known), "rewritten": rewritten, "frames": frames,
+                  "depth_keys": ds.meta.depth_keys}}))
+"""
+
+
+def _sha(a: np.ndarray) -> str:
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(a.astype(np.float32)).tobytes()).hexdigest()
+
+
+def test_robopipe_written_depth_and_language_load_exact_in_061(tmp_path: Path) -> None:
+    from robopipe.format import depth
+    from robopipe.format.writer import DatasetWriter
+
+    h, w = 32, 48
+    cam = ["height", "width", "channels"]
+    feats = {
+        "observation.state": {"dtype": "float32", "shape": [2], "names": ["x", "y"]},
+        RGB: {"dtype": "video", "shape": [h, w, 3], "names": cam},
+        DEPTH: {
+            "dtype": "video",
+            "shape": [h, w, 1],
+            "names": cam,
+            "info": {"is_depth_map": True, "video.use_log": False},
+        },
+        DEPTH_IMG: {"dtype": "image", "shape": [h, w, 1], "names": cam, "info": {"is_depth_map": True}},
+        "language_persistent": {"dtype": "language", "shape": [1], "names": None},
+        "language_events": {"dtype": "language", "shape": [1], "names": None},
+    }
+    say = {"type": "function", "function": {"name": "say", "arguments": {"text": "hi"}}}
+    rng = np.random.default_rng(3)
+    expected = []
+    root = tmp_path / "rw"
+    with DatasetWriter.create(root, fps=10, features=feats) as wr:
+        for e in range(3):
+            for i in range(4 + e):
+                d = rng.integers(100, 9000, (h, w, 1)).astype(np.uint16)
+                di = rng.integers(0, 65535, (h, w)).astype(np.uint16)
+                pers = [
+                    {
+                        "role": "assistant",
+                        "content": f"plan {e}",
+                        "style": "plan",
+                        "timestamp": 0.0,
+                        "camera": None,
+                        "tool_calls": None,
+                    }
+                ]
+                ev = (
+                    [
+                        {
+                            "role": "assistant",
+                            "content": None,
+                            "style": None,
+                            "camera": None,
+                            "tool_calls": [say],
+                        }
+                    ]
+                    if i == 1
+                    else []
+                )
+                wr.add_frame(
+                    {
+                        "observation.state": rng.random(2, dtype=np.float32),
+                        RGB: rng.integers(0, 255, (h, w, 3), dtype=np.uint8),
+                        DEPTH: d,
+                        DEPTH_IMG: di,
+                        "language_persistent": pers,
+                        "language_events": ev,
+                    },
+                    task=f"task {e}",
+                )
+                cfg = depth.DepthEncoderConfig(use_log=False)
+                expected.append(
+                    {
+                        DEPTH: _sha(depth.dequantize(depth.quantize(d, cfg), cfg, "mm")[None]),
+                        DEPTH_IMG: _sha(di[None]),
+                        "language_persistent": pers,
+                        "language_events": ev,
+                    }
+                )
+            wr.save_episode()
+    assert validate_dataset(root, gx=True, full_decode=True).valid
+    info = load_info(root)
+    assert info.features[DEPTH].info is not None and info.features[DEPTH].info["video.use_log"] is False
+    assert (
+        info.features[DEPTH].info["video.pix_fmt"] == "gray12le" and info.features[DEPTH].info["is_depth_map"]
+    )
+    assert info.features[RGB].info is not None and info.features[RGB].info["video.g"] == 2
+    ours = load_stats_json(root)
+    assert ours is not None and np.asarray(ours[DEPTH]["max"]).shape == (1, 1, 1)
+    assert (
+        float(np.asarray(ours[DEPTH]["min"]).item()) >= 100
+        and float(np.asarray(ours[DEPTH]["max"]).item()) < 9000
+    )
+
+    got = run_061(_fmt(DUMP_WRITTEN, root=str(root)), tmp_path / "ref")
+    assert got["unknown"] == []  # nothing in info.json that 0.6.1 would drop on rewrite
+    ours_json = json.loads((root / "meta/info.json").read_text())
+    assert got["rewritten"] == ours_json  # 0.6.1's load + to_dict loses nothing
+    assert got["depth_keys"] == [DEPTH, DEPTH_IMG]
+    assert got["frames"] == expected
