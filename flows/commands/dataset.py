@@ -51,6 +51,15 @@ def info(root: Path, /, *, as_json: Annotated[bool, Parameter(name="--json")] = 
             print(
                 f"    {c['key']:<{width}}  {c['width']}x{c['height']}  {c['dtype']}  codec {c['codec']}  {c['pix_fmt'] or ''}"
             )
+            extra = [f"{k}={v}" for k, v in c["encoder"].items()]
+            if c["depth"]:
+                extra.insert(0, "depth " + " ".join(f"{k}={v}" for k, v in c["depth"].items()))
+            if extra:
+                print(f"    {'':<{width}}  {'  '.join(extra)}")
+    if d["language"] or d["tools"]:
+        print(
+            f"  language columns: {', '.join(d['language']) or '-'}   tools: {', '.join(d['tools']) or '-'}"
+        )
     if d["tasks"]:
         print(f"  tasks ({len(d['tasks'])}):")
         for i, t in enumerate(d["tasks"][:10]):

@@ -281,8 +281,16 @@ def describe(reader: DatasetReader) -> dict[str, Any]:
                     "dtype": f.dtype,
                     "height": f.shape[0],
                     "width": f.shape[1],
-                    "codec": vi.get("video.codec", "png" if f.is_image else None),
+                    "codec": vi.get(
+                        "video.codec", ("tiff" if f.is_depth_map else "png") if f.is_image else None
+                    ),
                     "pix_fmt": vi.get("video.pix_fmt"),
+                    "depth": _depth_summary(f) if f.is_depth_map else None,
+                    "encoder": {
+                        k.removeprefix("video."): vi[k]
+                        for k in ENCODER_INFO_KEYS
+                        if k in vi and vi[k] not in (None, {})
+                    },
                 }
             )
     files = {
@@ -307,6 +315,10 @@ def describe(reader: DatasetReader) -> dict[str, Any]:
             for k, f in reader.features.items()
         },
         "cameras": cameras,
+        "language": [k for k, f in reader.features.items() if f.is_language],
+        "tools": [
+            str((t.get("function") or {}).get("name", "?")) for t in info.tools or [] if isinstance(t, dict)
+        ],
         "tasks": reader.tasks if (reader.root / layout.TASKS_PATH).exists() else [],
         "episode_length": {
             "min": int(lengths.min()) if lengths.size else 0,
@@ -316,3 +328,23 @@ def describe(reader: DatasetReader) -> dict[str, Any]:
         "files": files,
         "size_bytes": size,
     }
+
+
+ENCODER_INFO_KEYS = (
+    "video.g",
+    "video.crf",
+    "video.preset",
+    "video.fast_decode",
+    "video.video_backend",
+    "video.extra_options",
+)
+
+
+def _depth_summary(spec: FeatureSpec) -> dict[str, Any]:
+    """Unit and (video) quantiser settings of a depth feature."""
+    vi = spec.info or {}
+    out: dict[str, Any] = {"unit": vi.get("depth_unit")}
+    if spec.is_video:
+        cfg = depth.DepthEncoderConfig.from_info(vi)
+        out.update(min_m=cfg.depth_min, max_m=cfg.depth_max, shift_m=cfg.shift, log=cfg.use_log)
+    return out

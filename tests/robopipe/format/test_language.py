@@ -170,3 +170,17 @@ def test_validate_reports_bad_language_and_v3_info(lang_root: Path) -> None:
     assert ("observation.images.front_depth", "depth video must use a high-bit-depth pixel format") in msgs
     assert (None, "tools[0] is not a function schema") in msgs
     assert any("depth_unit" in m for _, m in msgs)
+
+
+def test_info_shows_language_tools_and_encoder(lang_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from flows.commands.dataset import info
+    from robopipe.format.reader import DatasetReader, describe
+
+    d = describe(DatasetReader(lang_root))
+    assert d["language"] == ["language_persistent", "language_events"] and d["tools"] == ["say"]
+    cam = d["cameras"][0]
+    assert cam["depth"] is None and cam["encoder"]["g"] == 2 and cam["encoder"]["video_backend"] == "pyav"
+    assert info(lang_root) == 0
+    out = capsys.readouterr().out
+    assert "language columns: language_persistent, language_events   tools: say" in out
+    assert "g=2  crf=30" in out
