@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from cyclopts import App
+from cyclopts import App, Parameter
 
 from flows.commands import COMMAND_MODULES
 
@@ -23,6 +23,7 @@ app = App(
     "bad arguments, disk full; 130 interrupted; 141 output pipe closed (silent).",
     version_flags=["--version"],
     suppress_keyboard_interrupt=False,  # the error boundary in main() reports Ctrl-C (exit 130)
+    default_parameter=Parameter(negative_iterable=()),  # no --empty-X flags in --help
 )
 
 

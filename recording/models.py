@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from recording.pacing import EpisodeTiming
+from recording.vocabulary import from_lerobot_layout, ignored_keys, is_lerobot_layout, merge_encoder
 from robopipe.errors import ConfigError, pydantic_problems
 from robopipe.format.home import lerobot_home
 from robopipe.format.video import VideoEncoderConfig
@@ -17,6 +19,7 @@ from robopipe.publish.models import check_repo_id
 #: Encoder that keeps up with 3 cameras at 640×480×30 fps on 2 cores (≈1.6 ms CPU per frame); LeRobot's
 #: libsvtav1 preset 12 needs ≈15 ms per frame, i.e. more than a core for 2 cameras. Pass --vcodec libsvtav1
 #: for AV1 when the machine has the headroom.
+log = logging.getLogger(__name__)
 RECORD_ENCODER = VideoEncoderConfig(codec="h264", preset="ultrafast", crf=23, g=2)
 
 DeviceSource = str | dict[str, Any]
@@ -163,6 +166,12 @@ def load_record_config(path: Path, overrides: dict[str, Any]) -> RecordRequest:
         raise ConfigError(f"cannot read record config {path}: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"record config {path} must be a mapping of RecordRequest fields")
+    if is_lerobot_layout(data):  # lerobot-record / openk-record nested layout
+        for note in ignored_keys(data):
+            log.warning("%s: %s is accepted but has no effect in robopipe", path, note)
+        data, encoder = from_lerobot_layout(data, str(path))
+        if encoder:
+            data["encoder"] = merge_encoder(RECORD_ENCODER.model_dump(), encoder)
     data = {k.replace("-", "_"): v for k, v in data.items()}
     data.update(overrides)
     try:

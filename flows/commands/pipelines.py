@@ -101,7 +101,7 @@ def ingest(
     episode_time_s: float = 10.0,
     reset_time_s: float = 0.0,
     fps: int = 30,
-    no_record: bool = False,
+    no_record: Annotated[bool, Parameter(negative=())] = False,
     gx: bool = True,
     report_dir: Path | None = None,
     publish_repo: str | None = None,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import cyclopts
 from cyclopts import Parameter
+
+log = logging.getLogger(__name__)
 
 
 def find_cameras(
@@ -87,6 +90,13 @@ def record(
         str | None, Parameter(name="--robot.port", help="Override the robot's port.")
     ] = None,
     robot_id: Annotated[str | None, Parameter(name="--robot.id", help="Override the robot's id.")] = None,
+    robot_cameras: Annotated[
+        str | None,
+        Parameter(
+            name="--robot.cameras",
+            help='LeRobot\'s camera dict, e.g. "{front: {type: opencv, index_or_path: 0, width: 640, height: 480, fps: 30}}".',
+        ),
+    ] = None,
     teleop_path: Annotated[
         str | None,
         Parameter(
@@ -109,35 +119,125 @@ def record(
         ),
     ] = None,
     config: Annotated[
-        Path | None, Parameter(help="YAML with the whole session (RecordRequest fields); flags override it.")
+        Path | None,
+        Parameter(
+            name=["--config", "--config_path"],
+            help="YAML with the whole session: RecordRequest fields, or lerobot-record's / openk-record's nested "
+            "layout (robot:, teleop:, dataset:; see configs/). Flags override it.",
+        ),
     ] = None,
-    repo_id: Annotated[str | None, Parameter(help="Dataset name ORG/NAME.")] = None,
-    root: Annotated[Path | None, Parameter(help="Dataset folder (default $HF_LEROBOT_HOME/REPO_ID).")] = None,
-    single_task: Annotated[str | None, Parameter(help="Task description for every frame.")] = None,
-    fps: Annotated[int | None, Parameter(help="Frames per second (default 30).")] = None,
-    num_episodes: Annotated[int | None, Parameter(help="Episodes to record (default 50).")] = None,
+    repo_id: Annotated[
+        str | None, Parameter(name=["--repo-id", "--dataset.repo_id"], help="Dataset name ORG/NAME.")
+    ] = None,
+    root: Annotated[
+        Path | None,
+        Parameter(
+            name=["--root", "--dataset.root"], help="Dataset folder (default $HF_LEROBOT_HOME/REPO_ID)."
+        ),
+    ] = None,
+    single_task: Annotated[
+        str | None,
+        Parameter(name=["--single-task", "--dataset.single_task"], help="Task description for every frame."),
+    ] = None,
+    fps: Annotated[
+        int | None, Parameter(name=["--fps", "--dataset.fps"], help="Frames per second (default 30).")
+    ] = None,
+    num_episodes: Annotated[
+        int | None,
+        Parameter(name=["--num-episodes", "--dataset.num_episodes"], help="Episodes to record (default 50)."),
+    ] = None,
     warmup_time_s: Annotated[
         float | None, Parameter(help="Teleoperate before the first episode (default 0).")
     ] = None,
-    episode_time_s: Annotated[float | None, Parameter(help="Episode length (default 60).")] = None,
+    episode_time_s: Annotated[
+        float | None,
+        Parameter(name=["--episode-time-s", "--dataset.episode_time_s"], help="Episode length (default 60)."),
+    ] = None,
     reset_time_s: Annotated[
-        float | None, Parameter(help="Reset phase between episodes (default 60).")
+        float | None,
+        Parameter(
+            name=["--reset-time-s", "--dataset.reset_time_s"],
+            help="Reset phase between episodes (default 60).",
+        ),
     ] = None,
     video: Annotated[
-        bool | None, Parameter(help="Encode cameras to mp4; --no-video stores PNG images.")
+        bool | None,
+        Parameter(
+            name=["--video", "--dataset.video"],
+            negative=["--no-video"],
+            help="Encode cameras to mp4; --no-video (--dataset.video=false) stores PNG images.",
+        ),
     ] = None,
-    vcodec: Annotated[str | None, Parameter(help="h264 (default, keeps up on 2 cores) or libsvtav1.")] = None,
-    crf: Annotated[int | None, Parameter(help="Encoder quality (default 23 for h264).")] = None,
+    vcodec: Annotated[
+        str | None,
+        Parameter(
+            name=["--vcodec", "--dataset.vcodec", "--dataset.rgb_encoder.vcodec"],
+            help="h264 (default, keeps up on 2 cores), hevc or libsvtav1.",
+        ),
+    ] = None,
+    crf: Annotated[
+        int | None,
+        Parameter(name=["--crf", "--dataset.rgb_encoder.crf"], help="Encoder quality (default 23 for h264)."),
+    ] = None,
+    gop: Annotated[
+        int | None, Parameter(name=["--gop", "--dataset.rgb_encoder.g"], help="GOP size (default 2).")
+    ] = None,
     encoder_preset: Annotated[
-        str | None, Parameter(help="Encoder speed preset (h264 'ultrafast', svtav1 12).")
+        str | None,
+        Parameter(
+            name=["--encoder-preset", "--dataset.rgb_encoder.preset"],
+            help="Encoder speed preset (h264 'ultrafast', svtav1 12).",
+        ),
     ] = None,
-    resume: Annotated[bool | None, Parameter(help="Append to the dataset at --root.")] = None,
+    pix_fmt: Annotated[
+        str | None,
+        Parameter(
+            name=["--pix-fmt", "--dataset.rgb_encoder.pix_fmt"], help="Pixel format (default yuv420p)."
+        ),
+    ] = None,
+    video_encoding_batch_size: Annotated[
+        int | None,
+        Parameter(
+            name="--dataset.video_encoding_batch_size",
+            help="Accepted for LeRobot compatibility; robopipe always encodes while recording.",
+        ),
+    ] = None,
+    resume: Annotated[
+        bool | None, Parameter(negative=(), help="Append to the dataset at --root (--resume=true).")
+    ] = None,
+    display_data: Annotated[
+        bool | None,
+        Parameter(
+            name="--display_data",
+            negative=(),
+            help="Accepted for LeRobot compatibility; robopipe has no viewer.",
+        ),
+    ] = None,
     push_to_hub: Annotated[
-        bool | None, Parameter(help="Publish at the end (default: only when a Hub token is set).")
+        bool | None,
+        Parameter(
+            name=["--push-to-hub", "--dataset.push_to_hub"],
+            negative=["--no-push-to-hub"],
+            help="Publish at the end (default: only when a Hub token is set).",
+        ),
     ] = None,
-    push_every: Annotated[int | None, Parameter(help="Also publish every N saved episodes.")] = None,
-    private: Annotated[bool | None, Parameter(help="Create the Hub repository as private.")] = None,
-    tags: Annotated[list[str] | None, Parameter(help="Dataset card tags (repeatable).")] = None,
+    push_every: Annotated[
+        int | None,
+        Parameter(name=["--push-every", "--push-freq"], help="Also publish every N saved episodes."),
+    ] = None,
+    private: Annotated[
+        bool | None,
+        Parameter(
+            name=["--private", "--dataset.private"], negative=(), help="Create the Hub repository as private."
+        ),
+    ] = None,
+    tags: Annotated[
+        list[str] | None,
+        Parameter(
+            name=["--tags", "--dataset.tags"],
+            help="Dataset card tags (repeatable, or a list: --dataset.tags='[a, b]').",
+        ),
+    ] = None,
     rename_map: Annotated[
         str | None,
         Parameter(
@@ -146,12 +246,19 @@ def record(
     ] = None,
     log_file: Annotated[Path | None, Parameter(help="Also write the log (per-episode timing) here.")] = None,
     success: Annotated[
-        bool | None, Parameter(help="Episode metadata 'success' for every episode (or keys s/f).")
+        bool | None,
+        Parameter(
+            negative=(), help="Episode metadata 'success' for every episode (--success=false; or keys s/f)."
+        ),
     ] = None,
     notes: Annotated[str | None, Parameter(help="Episode metadata 'notes'.")] = None,
     collector: Annotated[str | None, Parameter(help="Episode metadata 'collector' (who recorded).")] = None,
-    prompt_metadata: Annotated[bool | None, Parameter(help="Ask success/notes after each episode.")] = None,
-    as_json: Annotated[bool, Parameter(name="--json", help="Print the RecordResult as JSON.")] = False,
+    prompt_metadata: Annotated[
+        bool | None, Parameter(negative=(), help="Ask success/notes after each episode.")
+    ] = None,
+    as_json: Annotated[
+        bool, Parameter(name="--json", negative=(), help="Print the RecordResult as JSON.")
+    ] = False,
 ) -> int:
     """Teleoperate a robot and record episodes into a LeRobotDataset v3.0.
 
@@ -165,11 +272,23 @@ def record(
     """
     from recording.models import RecordRequest, load_record_config
     from recording.session import record_session
+    from recording.vocabulary import cameras_dict, merge_encoder, tag_list
     from robopipe.errors import ConfigError
     from robopipe.format.video import VideoEncoderConfig
 
+    robot: Any = robot_path or robot_type
+    if robot_cameras is not None:  # LeRobot's camera dict rides on the robot config
+        if robot_type is None or robot_path is not None:
+            raise ConfigError(
+                "--robot.cameras goes with --robot.type (with --robot-path, use --camera specs)"
+            )
+        robot = {"type": robot_type, "cameras": cameras_dict(robot_cameras)}
+    if display_data:
+        log.warning("--display_data: robopipe has no rerun viewer; progress and timing go to the log")
+    if video_encoding_batch_size not in (None, 1):
+        log.warning("--dataset.video_encoding_batch_size: robopipe encodes while recording (ignored)")
     overrides: dict[str, Any] = {
-        "robot": robot_path or robot_type,
+        "robot": robot,
         "robot_port": robot_port,
         "robot_id": robot_id,
         "teleop": teleop_path or teleop_type,
@@ -189,7 +308,7 @@ def record(
         "push_to_hub": push_to_hub,
         "push_every": push_every,
         "private": private,
-        "tags": tags,
+        "tags": tag_list(tags),
         "log_file": log_file,
         "success": success,
         "notes": notes,
@@ -217,17 +336,23 @@ def record(
                 f"record needs {', '.join(flags[m] for m in missing)} (or --config record.yaml)"
             )
         request = RecordRequest(**overrides)
-    if vcodec is not None or crf is not None or encoder_preset is not None:
-        enc = request.encoder.model_dump()
-        if vcodec is not None:
-            enc["codec"] = vcodec
-            enc["preset"] = None if encoder_preset is None else enc["preset"]
-            enc["crf"] = 30 if vcodec == "libsvtav1" and crf is None else enc["crf"]
-        if crf is not None:
-            enc["crf"] = crf
-        if encoder_preset is not None:
-            enc["preset"] = int(encoder_preset) if encoder_preset.isdigit() else encoder_preset
-        request = request.model_copy(update={"encoder": VideoEncoderConfig(**enc)})
+    changes = {
+        k: v
+        for k, v in {
+            "codec": vcodec,
+            "crf": crf,
+            "g": gop,
+            "preset": encoder_preset,
+            "pix_fmt": pix_fmt,
+        }.items()
+        if v is not None
+    }
+    if changes:
+        enc = merge_encoder(request.encoder.model_dump(), changes)
+        try:
+            request = request.model_copy(update={"encoder": VideoEncoderConfig(**enc)})
+        except ValueError as exc:
+            raise ConfigError(f"invalid encoder settings {changes}: {exc}") from exc
     from robopipe.format.atomic import disk_full_reported
 
     root = request.dataset_root()
