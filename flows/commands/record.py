@@ -349,10 +349,7 @@ def record(
     }
     if changes:
         enc = merge_encoder(request.encoder.model_dump(), changes)
-        try:
-            request = request.model_copy(update={"encoder": VideoEncoderConfig(**enc)})
-        except ValueError as exc:
-            raise ConfigError(f"invalid encoder settings {changes}: {exc}") from exc
+        request = request.model_copy(update={"encoder": VideoEncoderConfig(**enc)})
     from robopipe.format.atomic import disk_full_reported
 
     root = request.dataset_root()

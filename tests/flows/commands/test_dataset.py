@@ -30,8 +30,12 @@ def test_info_text_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
             "width": 64,
             "codec": "h264",
             "pix_fmt": "yuv420p",
+            "depth": None,
+            "encoder": d["cameras"][0]["encoder"],
         }
     ]
+    assert d["cameras"][0]["encoder"]["g"] == 2 and d["cameras"][0]["encoder"]["video_backend"] == "pyav"
+    assert d["language"] == [] and d["tools"] == []
     assert d["episode_length"] == {"min": 4, "mean": 6.0, "max": 8}
     assert d["files"] == {"data": 1, "videos": 1, "episodes_metadata": 1}
 
