@@ -195,7 +195,10 @@ def plan_conversion(request: ConvertRequest) -> ConversionPlan:
         safepath.check_disjoint(request.out, [Path(request.source.path)], "convert output")
     mapping, desc = resolve_mapping(request)
     fps = mapping.resolve_fps(request.fps)
-    request = request.model_copy(update={"source": bind_source(request.source, mapping, fps)})
+    source = bind_source(request.source, mapping, fps)
+    if desc.planned:
+        source = source.model_copy(update={"options": {**source.options, **desc.planned}})
+    request = request.model_copy(update={"source": source})
     features = output_features(mapping, desc)
     start, stop = parse_range(request.episodes, desc.num_episodes)
     if stop is None:

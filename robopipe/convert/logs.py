@@ -100,6 +100,9 @@ class LogOptions(BaseModel):
         default=10.0, ge=0, description="seconds of video read before a cut episode to reach a keyframe"
     )
     keys: list[str] | None = Field(default=None, description="source keys used (set from the mapping)")
+    spans: list[tuple[int, int | None, int | None, str]] | None = Field(
+        default=None, description="episodes found while planning: (file, start ns, stop ns, text)"
+    )
     max_episode_mb: float = Field(
         default=4096, gt=0, description="refuse an episode whose aligned frames would take more memory"
     )
@@ -231,8 +234,11 @@ class LogReader:
         if not self._fields:
             self._describe_first()
         spans = self.spans()
+        planned = (
+            {} if self.opts.cut == "file" else {"spans": [(x.file, x.start, x.stop, x.text) for x in spans]}
+        )
         return SourceDescription(
-            kind=self.kind, name=self.path.stem, num_episodes=len(spans), fields=self._fields
+            kind=self.kind, name=self.path.stem, num_episodes=len(spans), fields=self._fields, planned=planned
         )
 
     def _wanted_topics(self, topics: dict[str, str]) -> list[str]:
@@ -342,6 +348,10 @@ class LogReader:
 
     # --- episodes -------------------------------------------------------------------------------
     def spans(self) -> list[Span]:
+        if self._spans is None and self.opts.spans is not None:  # cut while planning: no rescan
+            if any(not 0 <= f < len(self.files) for f, *_ in self.opts.spans):
+                raise MappingError(f"{self.path}: planned episode spans name files that are not there")
+            self._spans = [Span(f, a, b, t) for f, a, b, t in self.opts.spans]
         if self._spans is None:
             if self.opts.cut == "file":
                 self._spans = [Span(i) for i in range(len(self.files))]
@@ -683,7 +693,7 @@ class LogReader:
             ]
             if cmd:
                 action = VectorSpec(parts=[VectorPart(key=k) for k in cmd])
-        options = self.opts.model_dump(mode="json", exclude_defaults=True, exclude={"fps", "keys"})
+        options = self.opts.model_dump(mode="json", exclude_defaults=True, exclude={"fps", "keys", "spans"})
         return ConversionMapping(
             name=self.path.stem,
             fps=self.inferred_fps(),

@@ -58,6 +58,11 @@ class SourceDescription(BaseModel):
     name: str = Field(description="dataset name (RLDS builder name, folder name, ...)")
     num_episodes: int | None = Field(description="episodes in the source (None if unknown before reading)")
     fields: dict[str, SourceField] = Field(description="every source key by path")
+    planned: dict[str, Any] = Field(
+        default_factory=dict,
+        description="reader options found while planning (e.g. episode spans cut from logs); the plan passes "
+        "them to every shard so workers do not rescan the source",
+    )
 
     def available(self, scope: Scope | None = None) -> list[str]:
         return [p for p, f in self.fields.items() if scope is None or f.scope == scope]

@@ -541,3 +541,26 @@ def test_inferred_mapping_takes_whole_command_vectors(tmp_path: Path) -> None:
     ]
     assert m.state is not None and m.state.names == ["j_a", "j_b", "j_c"] and m.fps == 30
     assert set(m.cameras) == {"front", "wrist"}
+
+
+def test_planned_spans_reach_the_shards_without_a_rescan(tmp_path: Path) -> None:
+    from robopipe.convert.engine import plan_conversion
+    from robopipe.convert.ros import RosReader
+
+    spans = [(0.2, 0.5, "a"), (0.6, 0.9, "b")]
+    write_ros2(tmp_path / "long", seconds=1.0, extra=event_messages(spans))
+    (tmp_path / "m.yaml").write_text(MAPPING)
+    src = SourceSpec(
+        kind="ros", path=str(tmp_path / "long"), options={"cut": "event", "event_topic": "/recording"}
+    )
+    plan = plan_conversion(ConvertRequest(source=src, out=tmp_path / "out", mapping=str(tmp_path / "m.yaml")))
+    planned = plan.request.source.options["spans"]
+    assert [(f, round((a - T0) / NS, 2), round((b - T0) / NS, 2)) for f, a, b, _ in planned] == [
+        (0, 0.2, 0.5),
+        (0, 0.6, 0.9),
+    ]
+    assert [(s.start, s.stop) for s in plan.shards] == [(0, 1), (1, 2)]
+    # a worker given the spans does not look for the event topic again (here it would not find it)
+    reader = RosReader(tmp_path / "long", cut="event", event_topic="/gone", spans=planned, fps=30)
+    assert reader.describe().num_episodes == 2
+    assert sum(1 for _ in reader.read(1, 2)) == 1
