@@ -93,3 +93,24 @@ def sorted_files(root: Path, subdir: str, suffix: str) -> list[Path]:
     if not base.is_dir():
         return []
     return sorted(p for p in base.glob(f"chunk-*/file-*{suffix}") if p.is_file())
+
+
+def new_staging_dir(root: Path, kind: str) -> Path:
+    """A fresh ``meta/robopipe/.<kind>-staging-<id>`` path (not created) for one run's scratch files.
+
+    Folders of the same kind left by interrupted runs are logged (they are safe to delete by hand; a
+    concurrent run may still own one, so none is removed here).
+    """
+    import logging
+    import uuid
+
+    meta = Path(root) / ROBOPIPE_META_DIR
+    stale = sorted(meta.glob(f".{kind}-staging-*")) if meta.is_dir() else []
+    if stale:
+        logging.getLogger(__name__).warning(
+            "%s: leftover staging folders of an interrupted %s run (safe to delete): %s",
+            root,
+            kind,
+            ", ".join(p.name for p in stale),
+        )
+    return meta / f".{kind}-staging-{uuid.uuid4().hex[:12]}"

@@ -13,7 +13,6 @@ import json
 import logging
 import shutil
 import time
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,15 +108,7 @@ def plan_quality(root: Path, config: QualityConfig) -> QualityPlan:
     root = Path(root)
     sp = plan_recompute(root, images=True)
     info = load_info(root)
-    meta = root / layout.ROBOPIPE_META_DIR
-    stale = sorted(meta.glob(".quality-staging-*")) if meta.is_dir() else []
-    if stale:
-        log.warning(
-            "%s: leftover staging folders of an interrupted quality run (safe to delete): %s",
-            root,
-            ", ".join(p.name for p in stale),
-        )
-    staging = meta / f".quality-staging-{uuid.uuid4().hex[:12]}"
+    staging = layout.new_staging_dir(root, "quality")
     return QualityPlan(
         root,
         info.fps,
