@@ -36,7 +36,14 @@ class DaskGxRunner:
     A given ``client`` (e.g. from ``prefect_dask.get_dask_client()``) is used as is and not closed.
     """
 
-    def __init__(self, address: str | None = None, workers: int | None = None, client: Any = None) -> None:
+    def __init__(
+        self,
+        address: str | None = None,
+        workers: int | None = None,
+        client: Any = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.progress = progress
         self.address = address
         self.workers = workers or DEFAULT_WORKERS
         self._stack = ExitStack()
@@ -75,6 +82,17 @@ class DaskGxRunner:
         client = self._client
 
         def gather() -> list[dict[str, Any]]:
+            if self.progress is not None:  # per finished file (workers cannot call back into this process)
+                from distributed import as_completed
+
+                from robopipe.validate.gx_suite import count_expectations
+
+                total = sum(count_expectations(job[3]) for job in jobs)
+                counts = {futures[i].key: count_expectations(jobs[i][3]) for i in futures}
+                done = 0
+                for fut in as_completed(list(futures.values())):
+                    done += counts[fut.key]
+                    self.progress(done, total)
             results = client.gather([futures[i] for i in range(len(jobs))])
             return list(results)
 
@@ -88,9 +106,11 @@ def _size(path: str) -> int:
         return 0
 
 
-def validate_on_dask(request: ValidateRequest) -> ValidationReport:
+def validate_on_dask(
+    request: ValidateRequest, progress: Callable[[int, int], None] | None = None
+) -> ValidationReport:
     """Validate with GX on Dask (``request.dask_address`` or a LocalCluster of ``request.workers``)."""
     if not request.gx:
         return validate(request)
-    with DaskGxRunner(request.dask_address, request.workers) as runner:
+    with DaskGxRunner(request.dask_address, request.workers, progress=progress) as runner:
         return validate(request, gx_runner=runner)

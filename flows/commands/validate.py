@@ -70,14 +70,26 @@ def validate(
         workers=workers,
         dask_address=dask_address,
     )
+    from tqdm import tqdm
+
+    from robopipe.validate.engine import SerialGxRunner
+
     n_files = sum(1 for _ in (Path(root) / "data").glob("*/*.parquet"))
     use_dask = request.gx and (dask_address is not None or (n_files > 1 and (workers or 2) > 1))
-    if use_dask:
-        from tasks.validate_dask import validate_on_dask
+    # a bar on a terminal only (disable=None: off when stderr is not a TTY, e.g. in scripts and CI)
+    with tqdm(unit="exp", desc="great expectations", disable=None if request.gx else True) as bar:
 
-        report = validate_on_dask(request)
-    else:
-        report = run_validation(request)
+        def update(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        progress = None if bar.disable else update  # chunked GX calls only when someone watches
+        if use_dask:
+            from tasks.validate_dask import validate_on_dask
+
+            report = validate_on_dask(request, progress=progress)
+        else:
+            report = run_validation(request, gx_runner=SerialGxRunner(progress=progress))
     if as_json:
         print(report.model_dump_json(indent=2))
     else:

@@ -48,14 +48,30 @@ class GxRunner(Protocol):
 
 
 class SerialGxRunner:
-    """Runs the GX jobs in this process, when the results are asked for."""
+    """Runs the GX jobs in this process, when the results are asked for.
+
+    ``progress(done, total)`` (optional) is called as expectations finish (e.g. to drive a progress bar).
+    """
 
     name = "serial"
 
-    def __call__(self, jobs: Sequence[GxJob]) -> Callable[[], list[dict[str, Any]]]:
-        from robopipe.validate.gx_suite import run_gx_file
+    def __init__(self, progress: Callable[[int, int], None] | None = None) -> None:
+        self.progress = progress
 
-        return lambda: [run_gx_file(*job) for job in jobs]
+    def __call__(self, jobs: Sequence[GxJob]) -> Callable[[], list[dict[str, Any]]]:
+        from robopipe.validate.gx_suite import count_expectations, run_gx_file
+
+        report = self.progress
+        if report is None:
+            return lambda: [run_gx_file(*job) for job in jobs]
+        total = sum(count_expectations(job[3]) for job in jobs)
+        done = [0]
+
+        def step(n: int) -> None:
+            done[0] += n
+            report(done[0], total)
+
+        return lambda: [run_gx_file(*job, progress=step) for job in jobs]
 
 
 def validate_dataset(

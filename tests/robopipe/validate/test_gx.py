@@ -133,3 +133,54 @@ def test_invalid_suite_file(tmp_path: Path, valid_root: Path) -> None:
     path.write_text("[]")
     with pytest.raises(ConfigError, match="ExpectationSuite JSON"):
         load_user_suite(path)
+
+
+def test_range_checks_run_on_widened_columns_and_dtype_checks_on_stored_ones(valid_root: Path) -> None:
+    """GX's range check is vectorised only for float64/int64; the stored dtype is still what the type check sees."""
+    import pandas as pd
+
+    from robopipe.validate.gx_suite import _widened, run_gx_file
+
+    df = flatten_frame(valid_root / DATA, load_info(valid_root).features)
+    wide = _widened(df)
+    assert wide["action_0"].dtype == np.float64 and df["action_0"].dtype == np.float32
+    assert (wide["action_0"].to_numpy() == df["action_0"].to_numpy()).all()  # exact widening
+    plain = pd.DataFrame({"x": np.zeros(3, np.float64), "i": np.arange(3, dtype=np.int64)})
+    assert _widened(plain) is plain
+    features = {k: json.loads(v.model_dump_json()) for k, v in load_info(valid_root).features.items()}
+    suite = {
+        "name": "t",
+        "expectations": [
+            {
+                "type": "expect_column_values_to_be_of_type",
+                "kwargs": {"column": "action_0", "type_": "float64"},
+            },
+            {
+                "type": "expect_column_values_to_be_of_type",
+                "kwargs": {"column": "action_1", "type_": "float32"},
+            },
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "action_2", "min_value": 99.0},
+            },
+        ],
+    }
+    (res,) = run_gx_file(str(valid_root / DATA), DATA, features, [suite])["results"]
+    by_kind = [(r["expectation_config"]["kwargs"].get("type_"), r["success"]) for r in res["results"]]
+    assert sorted(by_kind, key=str) == sorted([("float64", False), ("float32", True), (None, False)], key=str)
+    assert res["statistics"]["evaluated_expectations"] == 3 and res["success"] is False
+
+
+def test_progress_counts_every_expectation_and_changes_no_result(valid_root: Path) -> None:
+    from robopipe.validate.engine import SerialGxRunner
+
+    seen: list[tuple[int, int]] = []
+    plain = validate_dataset(valid_root)
+    watched = validate_dataset(
+        valid_root, gx_runner=SerialGxRunner(progress=lambda d, t: seen.append((d, t)))
+    )
+    assert plain.gx is not None and watched.gx is not None
+    assert (watched.gx.evaluated, watched.gx.failed) == (plain.gx.evaluated, plain.gx.failed)
+    assert watched.findings == plain.findings
+    assert len(seen) > 1 and seen[-1] == (plain.gx.evaluated, plain.gx.evaluated)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
