@@ -98,7 +98,7 @@ def test_validate_report_dir_may_be_relative(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     code, err, _ = run(["validate", small, "--report-dir", "reports", "--workers", "1"], capsys)
-    assert code == 0, err
+    assert code == 0 and err == []  # GX's INFO chatter stays off the terminal without -v
     assert (tmp_path / "reports/report.json").is_file()
     assert (tmp_path / "reports/data_docs/index.html").is_file()
 
