@@ -137,6 +137,13 @@ def test_exit_codes_follow_the_error_tree() -> None:
     assert exit_code(DiskFullError("x")) == 2
     assert exit_code(FileNotFoundError(errno.ENOENT, "No such file or directory", "/a/b")) == 2
     assert exit_code(ValueError("x")) == 1
+    import pyarrow as pa
+
+    assert (
+        exit_code(pa.ArrowInvalid("Parquet magic bytes not found")) == 2
+    )  # a reader crash: unreadable input
+    (line,) = error_lines(pa.ArrowInvalid("Parquet magic bytes not found"))
+    assert line == "error: unreadable input: ArrowInvalid: Parquet magic bytes not found"
 
 
 def test_enospc_names_the_file_and_says_disk_full() -> None:
