@@ -18,12 +18,14 @@ import importlib
 import inspect
 import itertools
 import re
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from robopipe.convert.hdf5 import natural_key
 from robopipe.convert.source import (
@@ -35,7 +37,7 @@ from robopipe.convert.source import (
     SourceSpec,
     encoded_image_shape,
 )
-from robopipe.errors import ConversionError
+from robopipe.errors import ConversionError, CorruptFileError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 TABLE_SUFFIXES = (".csv", ".parquet", ".npz")
@@ -59,10 +61,14 @@ def _group_columns(df: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def read_table(path: Path) -> dict[str, np.ndarray]:
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    df = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+    """The per-step values of one episode; an unreadable file is a :class:`CorruptFileError` naming it."""
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        df = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, pa.ArrowException) as exc:
+        raise CorruptFileError(f"{path}: unreadable table ({type(exc).__name__}: {exc})") from exc
     return _group_columns(df)
 
 

@@ -24,7 +24,7 @@ from robopipe.convert.assemble import DatasetAssembler, VideoSpan, probe_frames
 from robopipe.errors import ConversionError, CorruptFileError
 from robopipe.format import layout, safepath
 from robopipe.format.features import FeatureSpec, parse_features
-from robopipe.format.info import DatasetInfo
+from robopipe.format.info import MAX_FPS, MAX_TOTAL, DatasetInfo, read_json_file
 from robopipe.format.reader import column_to_numpy
 from robopipe.format.video import iter_frames
 from robopipe.stats import ImageStatsAccumulator, compute_episode_stats
@@ -61,9 +61,12 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
             try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError as exc:
+                row = json.loads(line)
+            except (json.JSONDecodeError, RecursionError) as exc:
                 raise CorruptFileError(f"{path}:{n}: invalid JSON line: {exc}") from exc
+            if not isinstance(row, dict):
+                raise CorruptFileError(f"{path}:{n}: expected a JSON object, got {type(row).__name__}")
+            out.append(row)
     return out
 
 
@@ -71,7 +74,7 @@ def load_v21_info(src: Path) -> dict[str, Any]:
     path = src / layout.INFO_PATH
     if not path.is_file():
         raise ConversionError(f"{src}: not a LeRobot dataset (missing {layout.INFO_PATH})")
-    info: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    info: dict[str, Any] = read_json_file(path, "restore meta/info.json of the v2.1 source")
     version = str(info.get("codebase_version", ""))
     if not version.startswith("v2"):
         raise ConversionError(
@@ -80,10 +83,30 @@ def load_v21_info(src: Path) -> dict[str, Any]:
     return info
 
 
+def _get(row: dict[str, Any], key: str, path: Path) -> Any:
+    if key not in row:
+        raise ConversionError(f"{path}: a row lacks {key!r}: {str(row)[:120]}")
+    return row[key]
+
+
+def _bounded_int(value: Any, what: str, lo: int, hi: int) -> int:
+    """``value`` as an int in ``lo..hi`` (integral floats accepted), else :class:`ConversionError`."""
+    try:
+        i = int(value)
+        ok = i == value and not isinstance(value, bool)
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok or not lo <= i <= hi:
+        raise ConversionError(f"{what}: expected an integer in {lo}..{hi}, got {value!r}")
+    return i
+
+
 def v21_features(info: dict[str, Any]) -> dict[str, FeatureSpec]:
     """v2.1 features as v3.0 ones: cameras get (height, width, channels) names; the per-feature fps is dropped."""
     feats: dict[str, Any] = {}
     for k, f in info["features"].items():
+        if not isinstance(f, dict):
+            raise ConversionError(f"feature {k!r}: expected a mapping (dtype, shape, names), got {f!r:.80}")
         f = {kk: vv for kk, vv in f.items() if kk != "fps"}
         if f.get("dtype") in ("video", "image") and not f.get("names"):
             f["names"] = ["height", "width", "channels"]
@@ -114,14 +137,38 @@ def convert_v21(request: V21ConvertRequest) -> DatasetInfo:
     src = Path(request.src)
     safepath.check_disjoint(request.out, [src], "convert output")
     info = load_v21_info(src)
+    where = src / layout.INFO_PATH
+    if not isinstance(info.get("features"), dict):
+        raise ConversionError(f"{where}: 'features' must be a mapping of key -> spec")
     feats = v21_features(info)
-    fps = int(info["fps"])
-    tasks = {int(t["task_index"]): str(t["task"]) for t in _jsonl(src / "meta" / "tasks.jsonl")}
-    episodes = sorted(_jsonl(src / "meta" / "episodes.jsonl"), key=lambda e: int(e["episode_index"]))
+    fps = _bounded_int(info.get("fps"), f"{where}: fps", 1, MAX_FPS)
+    meta_dir = src / "meta"
+    tasks = {
+        _bounded_int(_get(t, "task_index", meta_dir / "tasks.jsonl"), "task_index", 0, MAX_TOTAL): str(
+            _get(t, "task", meta_dir / "tasks.jsonl")
+        )
+        for t in _jsonl(meta_dir / "tasks.jsonl")
+    }
+    episodes = _jsonl(meta_dir / "episodes.jsonl")
+    for row in episodes:
+        row["episode_index"] = _bounded_int(
+            _get(row, "episode_index", meta_dir / "episodes.jsonl"), "episode_index", 0, safepath.MAX_INDEX
+        )
+    episodes.sort(key=lambda row: int(row["episode_index"]))
     if not episodes:
         raise ConversionError(f"{src}: meta/episodes.jsonl is missing or empty")
-    stats = {int(s["episode_index"]): s["stats"] for s in _jsonl(src / "meta" / "episodes_stats.jsonl")}
-    chunks_size = int(info.get("chunks_size", layout.DEFAULT_CHUNK_SIZE))
+    stats: dict[int, dict[str, Any]] = {}
+    for row in _jsonl(meta_dir / "episodes_stats.jsonl"):
+        ep_i, st = _get(row, "episode_index", meta_dir / "episodes_stats.jsonl"), row.get("stats")
+        if not isinstance(st, dict) or not all(isinstance(v, dict) for v in st.values()):
+            raise ConversionError(
+                f"{meta_dir / 'episodes_stats.jsonl'}: stats of episode {ep_i!r} are not feature -> stat -> "
+                "values; pass --recompute-stats to compute them from the data"
+            )
+        stats[_bounded_int(ep_i, "episode_index", 0, safepath.MAX_INDEX)] = st
+    chunks_size = _bounded_int(
+        info.get("chunks_size", layout.DEFAULT_CHUNK_SIZE), f"{where}: chunks_size", 1, MAX_TOTAL
+    )
     data_tpl = info.get("data_path") or V21_DATA_PATH
     video_tpl = info.get("video_path") or V21_VIDEO_PATH
     vkeys = [k for k, f in feats.items() if f.is_video]
@@ -148,7 +195,7 @@ def convert_v21(request: V21ConvertRequest) -> DatasetInfo:
         except (OSError, ValueError) as exc:
             raise CorruptFileError(f"{dpath}: unreadable parquet of episode {e}: {exc}") from exc
         n = table.num_rows
-        if int(ep.get("length", n)) != n:
+        if _bounded_int(ep.get("length", n), f"episode {e} length", 0, MAX_TOTAL) != n:
             raise ConversionError(f"{dpath}: episode {e} has {n} rows, episodes.jsonl says {ep['length']}")
         try:
             row_tasks = [tasks[int(i)] for i in table["task_index"].to_numpy()]

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from robopipe import stats as rstats
 from robopipe.errors import CorruptFileError, FormatError
 from robopipe.format import layout, safepath
+from robopipe.format.columns import check_data_file, check_location_types
 from robopipe.format.episodes import video_columns
 from robopipe.format.info import DatasetInfo, load_info
 from robopipe.format.tasks import load_tasks
@@ -56,6 +57,9 @@ class Source:
     @property
     def num_episodes(self) -> int:
         return len(self.lengths)
+
+
+LOCATION_COLUMNS = ("episode_index", "length", "data/chunk_index", "data/file_index")
 
 
 def _read_episodes(root: Path) -> pa.Table:
@@ -149,13 +153,27 @@ def load_source(root: str | Path) -> Source:
         raise FormatError(
             f"{root}: info.json total_episodes={info.total_episodes}, meta/episodes has {n} rows"
         )
+    missing = [c for c in LOCATION_COLUMNS if c not in table.column_names]
+    if missing:
+        raise FormatError(f"{root}: meta/episodes lacks the columns {missing}")
+    nulls = [c for c in LOCATION_COLUMNS if table[c].null_count]
+    if nulls:
+        raise FormatError(f"{root}: meta/episodes has empty (null) values in {nulls}")
+    check_location_types(root, table)
     ep = table["episode_index"].to_numpy()
     if not np.array_equal(ep, np.arange(n)):
         raise FormatError(f"{root}: meta/episodes rows must be episodes 0..{n - 1} in order")
     lengths = table["length"].to_numpy().astype(np.int64)
+    if lengths.size and (lengths.min() < 0 or int(lengths.sum()) != info.total_frames):
+        raise FormatError(
+            f"{root}: meta/episodes lengths sum to {int(lengths.sum())} frames, info.json total_frames="
+            f"{info.total_frames}"
+        )
     data = _index_stream(
         root, table, "data/chunk_index", "data/file_index", info.data_path, lengths, None, {}
     )
+    for path in data.paths:  # footers only: types and per-frame sizes against info.json
+        check_data_file(path, info.features)
     videos = {}
     for key, spec in info.features.items():
         if not spec.is_video:

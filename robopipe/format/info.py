@@ -120,6 +120,22 @@ def read_json_bounded(path: Path, limit: int | None = None) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def read_json_file(path: Path, fix: str, expect: type = dict) -> Any:
+    """A bounded metadata JSON file of type ``expect``, or :class:`CorruptFileError` saying ``fix``."""
+    try:
+        raw = read_json_bounded(path)
+    except (OSError, ValueError, RecursionError) as exc:
+        msg = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise CorruptFileError(f"{path}: unreadable JSON ({msg}); {fix}") from exc
+    if not isinstance(raw, expect):
+        names = {"dict": "object", "list": "array"}
+        raise CorruptFileError(
+            f"{path}: expected a JSON {names.get(expect.__name__, expect.__name__)}, "
+            f"got {names.get(type(raw).__name__, type(raw).__name__)}; {fix}"
+        )
+    return raw
+
+
 def check_version(version: str, where: str) -> None:
     """Accept v3.x; explain how to convert older datasets."""
     try:
@@ -144,12 +160,7 @@ def load_info(root: Path) -> DatasetInfo:
     path = Path(root) / layout.INFO_PATH
     if not path.is_file():
         raise DatasetNotFoundError(f"{root}: not a LeRobot dataset (missing {layout.INFO_PATH})")
-    try:
-        raw = read_json_bounded(path)
-    except (OSError, ValueError, RecursionError) as exc:
-        raise CorruptFileError(f"{path}: unreadable JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise CorruptFileError(f"{path}: expected a JSON object, got {type(raw).__name__}")
+    raw = read_json_file(path, "restore meta/info.json")
     check_version(str(raw.get("codebase_version", "")), str(path))
     try:
         return DatasetInfo.model_validate(raw)

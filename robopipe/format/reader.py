@@ -32,6 +32,15 @@ from robopipe.format.video import decode_frames, iter_frames, rgb24
 log = logging.getLogger(__name__)
 
 
+REQUIRED_EPISODE_COLUMNS = (
+    "episode_index",
+    "length",
+    "data/chunk_index",
+    "data/file_index",
+    "dataset_from_index",
+)
+
+
 class DatasetReader:
     """Random access to a dataset's metadata, frames and video frames."""
 
@@ -86,6 +95,18 @@ class DatasetReader:
                 f"{self.root}: info.json says total_episodes={self.num_episodes}, "
                 f"meta/episodes has {len(df)} rows"
             )
+        missing = [c for c in REQUIRED_EPISODE_COLUMNS if c not in df.columns]
+        if missing:
+            raise FormatError(f"{self.root}: meta/episodes lacks the columns {missing}")
+        bad = [c for c in REQUIRED_EPISODE_COLUMNS if df[c].dtype.kind not in "iu"]
+        if bad:
+            raise FormatError(
+                f"{self.root}: meta/episodes columns {bad} must hold integers without empty values"
+            )
+        if not np.array_equal(df["episode_index"].to_numpy(), np.arange(len(df))):
+            raise FormatError(f"{self.root}: meta/episodes rows must be episodes 0..{len(df) - 1} in order")
+        if (df["length"] < 0).any():
+            raise FormatError(f"{self.root}: meta/episodes has negative episode lengths")
         return df
 
     def episode_stats(self, episode_index: int) -> dict[str, dict[str, np.ndarray]]:

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from robopipe.errors import CorruptFileError, StatsError
 from robopipe.format import layout
 from robopipe.format.atomic import atomic_path, atomic_write_text
+from robopipe.format.info import read_json_file
 from robopipe.stats.values import DatasetStats
 
 SKETCHES_DIR = layout.ROBOPIPE_META_DIR + "/sketches"
@@ -101,12 +102,9 @@ def load_stats_json(root: Path) -> dict[str, dict[str, np.ndarray]] | None:
     path = Path(root) / layout.STATS_PATH
     if not path.is_file():
         return None
+    fix = f"recompute with `robopipe stats {root}`"
+    raw = read_json_file(path, fix)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CorruptFileError(
-            f"{path}: unreadable JSON ({exc}); recompute with `robopipe stats ROOT`"
-        ) from exc
-    if not isinstance(raw, dict):
-        raise CorruptFileError(f"{path}: expected a JSON object, got {type(raw).__name__}")
-    return {f: {k: np.asarray(v) for k, v in st.items()} for f, st in raw.items()}
+        return {str(f): {str(k): np.asarray(v) for k, v in st.items()} for f, st in raw.items()}
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise CorruptFileError(f"{path}: not a mapping of feature -> stat -> numbers ({exc}); {fix}") from exc

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from robopipe.errors import CorruptFileError, FormatError
 from robopipe.format import layout
 from robopipe.format.atomic import atomic_path
+from robopipe.format.columns import check_location_types
 from robopipe.format.episodes import video_columns
 from robopipe.format.features import FeatureSpec
 from robopipe.format.info import load_info
@@ -129,9 +130,18 @@ def plan_recompute(root: Path, *, images: bool = True) -> Plan:
     for f in files:
         try:
             names = pq.read_schema(f).names
-            t = pq.read_table(f, columns=[c for c in needed if c in names]).to_pydict()
+            table = pq.read_table(f, columns=[c for c in needed if c in names])
         except (OSError, pa.ArrowException) as exc:
             raise CorruptFileError(f"{f}: unreadable episodes metadata ({exc})") from exc
+        required = [c for c in needed if not c.endswith("/to_timestamp")]
+        missing = [c for c in required if c not in names]
+        if missing:
+            raise FormatError(f"{f}: episodes metadata lacks the columns {missing}")
+        nulls = [c for c in required if table[c].null_count]
+        if nulls:
+            raise FormatError(f"{f}: episodes metadata has empty (null) values in {nulls}")
+        check_location_types(f, table)
+        t = table.to_pydict()
         chunk, file = layout.parse_chunk_file(f)
         idx = t["episode_index"]
         if not idx:
@@ -153,6 +163,13 @@ def plan_recompute(root: Path, *, images: bool = True) -> Plan:
                 video_eps.setdefault((k, t[c_chunk][i], t[c_file][i]), []).append(
                     EpisodeSpan(ep, length, start, end)
                 )
+    order = [e.index for spans in data_eps.values() for e in spans]
+    if sorted(order) != list(range(n_eps)) or (n_eps, n_frames) != (info.total_episodes, info.total_frames):
+        raise FormatError(
+            f"{root}: meta/episodes holds {n_eps} episode(s) / {n_frames} frame(s) (episodes "
+            f"{'0..n-1' if sorted(order) == list(range(n_eps)) else 'not numbered 0..n-1'}), info.json says "
+            f"total_episodes={info.total_episodes}, total_frames={info.total_frames}; run `robopipe validate {root}`"
+        )
     units: list[Unit] = []
     for (c, fi), eps in sorted(data_eps.items()):
         units.append(Unit(len(units), "data", layout.data_path(c, fi, info.data_path), tuple(eps)))

@@ -27,6 +27,7 @@ from PIL import Image
 from robopipe.errors import CorruptFileError, FormatError
 from robopipe.format import depth, safepath
 from robopipe.format.atomic import tmp_path_for
+from robopipe.format.columns import check_data_file
 from robopipe.format.features import FeatureSpec
 from robopipe.format.video import first_video_stream
 from robopipe.stats.batch import NeedsPerEpisodePath, file_numeric_stats
@@ -135,7 +136,8 @@ def _data_unit(
     numeric = [k for k, f in features.items() if f.is_numeric]
     image_cols = [k for k, f in features.items() if f.is_image] if images else []
     try:
-        schema_names = pq.read_schema(path).names
+        schema = check_data_file(path, {k: features[k] for k in (*numeric, *image_cols)})
+        schema_names = schema.names
         cols = [c for c in (*numeric, *image_cols) if c in schema_names]
         table = pq.read_table(path, columns=sorted(set(cols) | {"episode_index"}))
     except (OSError, pa.ArrowException) as exc:
@@ -143,6 +145,10 @@ def _data_unit(
     missing = [k for k in numeric if k not in schema_names]
     if missing:
         raise FormatError(f"{path}: columns {missing} of info.json features are missing from the data file")
+    if table.num_rows == 0 or table["episode_index"].null_count:
+        raise FormatError(
+            f"{path}: no rows (or empty episode_index values), meta/episodes says it holds episodes"
+        )
     columns = _numeric_columns(table, features, path)
     ep = table["episode_index"].to_numpy()
     starts = np.flatnonzero(np.concatenate(([True], ep[1:] != ep[:-1])))

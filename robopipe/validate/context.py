@@ -6,7 +6,6 @@ Only a missing or unreadable ``meta/info.json`` raises (the root is not a datase
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,15 +19,15 @@ from packaging.version import InvalidVersion, Version
 from pydantic import ValidationError
 
 from robopipe.errors import (
-    CorruptFileError,
     DatasetNotFoundError,
     FormatError,
     PathTemplateError,
     UnsafePathError,
 )
 from robopipe.format import layout, safepath
+from robopipe.format.columns import location_problem
 from robopipe.format.features import DEFAULT_FEATURES, FeatureSpec
-from robopipe.format.info import DatasetInfo
+from robopipe.format.info import DatasetInfo, read_json_bounded, read_json_file
 from robopipe.validate.findings import FindingCollector, Severity
 
 log = logging.getLogger(__name__)
@@ -131,12 +130,7 @@ def load_context(root: Path, out: FindingCollector) -> DatasetContext:
     path = root / layout.INFO_PATH
     if not path.is_file():
         raise DatasetNotFoundError(f"{root}: not a LeRobot dataset (missing {layout.INFO_PATH})")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorruptFileError(f"{path}: unreadable JSON ({exc}); restore meta/info.json") from exc
-    if not isinstance(raw, dict):
-        raise CorruptFileError(f"{path}: expected a JSON object, got {type(raw).__name__}")
+    raw = read_json_file(path, "restore meta/info.json")
     ctx = DatasetContext(root=root, raw_info=raw)
     ctx.info = _typed_info(raw, out)
     ctx.data_files = _confined_files(
@@ -280,10 +274,31 @@ def _load_episodes(ctx: DatasetContext, out: FindingCollector) -> pa.Table | Non
     if not tables or len(tables) != len(ctx.episodes_files):
         return None  # positional row->episode mapping is lost if a file is missing
     try:
-        return pa.concat_tables(tables, promote_options="permissive")
+        table = pa.concat_tables(tables, promote_options="permissive")
     except pa.ArrowException as exc:
         out.add("RP201", f"episodes files have incompatible schemas: {exc}", file=layout.EPISODES_DIR)
         return None
+    return _integer_columns_only(table, out)
+
+
+def _integer_columns_only(table: pa.Table, out: FindingCollector) -> pa.Table:
+    """Drop index/location columns that are not integers without nulls (each reported as RP202).
+
+    The rules index arrays and files with these values; a NaN or a null would otherwise stop them.
+    """
+    for name in list(table.column_names):
+        problem = location_problem(name, table[name])
+        if problem is None:
+            continue
+        out.add(
+            "RP202",
+            f"episodes column {name!r} {problem}",
+            file=layout.EPISODES_DIR,
+            expected="integers without nulls / finite timestamps",
+            actual=str(table[name].type),
+        )
+        table = table.drop_columns([name])
+    return table
 
 
 def _load_tasks(ctx: DatasetContext, out: FindingCollector) -> list[str] | None:
@@ -367,7 +382,7 @@ def _load_stats(ctx: DatasetContext, out: FindingCollector) -> dict[str, dict[st
         )
         return None
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = read_json_bounded(path)
         if not isinstance(raw, dict):
             raise ValueError(f"expected an object, got {type(raw).__name__}")
         return {

@@ -231,3 +231,20 @@ def test_publish_refuses_symlinks_out_of_the_dataset(tmp_path: Path) -> None:
     assert "meta/notes.txt" in str(exc.value)
     files = list_dataset_files(root, follow_symlinks=True)
     assert "meta/notes.txt" in files and "meta/info-alias.json" in files
+
+
+def test_validate_reports_escapes_as_findings(tmp_path: Path) -> None:
+    from robopipe.validate.engine import validate_dataset
+
+    root = make_dataset(tmp_path / "ds", episodes=2, frames=4, cameras={})
+    info = json.loads((root / "meta" / "info.json").read_text())
+    info["data_path"] = "../elsewhere/chunk-{chunk_index:03d}/file-{file_index:0999999999d}.parquet"
+    (root / "meta" / "info.json").write_text(json.dumps(info))
+    report = validate_dataset(root, gx=False)
+    assert [f.feature for f in report.by_code("RP109")] == ["data_path"] and not report.valid
+
+    linked = make_dataset(tmp_path / "ds2", episodes=2, frames=4, cameras={})
+    (linked / "data").rename(tmp_path / "moved")
+    os.symlink(tmp_path / "moved", linked / "data")
+    report = validate_dataset(linked, gx=False)
+    assert report.by_code("RP109") and "symlink" in report.by_code("RP109")[0].message
