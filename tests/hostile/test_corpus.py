@@ -125,6 +125,28 @@ def test_hostile_full(
     run_cell(*kc, bases, tmp_path, capfd)
 
 
+# Great Expectations runs on data files: the kinds whose data disagree with info.json
+GX_KINDS = (
+    "valid",
+    "dtype-wrong",
+    "shape-mismatch",
+    "data-wrong-dtype",
+    "data-zero-rows",
+    "data-truncated",
+    "empty-dataset",
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", GX_KINDS)
+def test_hostile_validate_with_gx(
+    kind: str, bases: dict[str, Path], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    k = BY_NAME[kind]
+    cell_kind = Kind(k.name, k.make, k.expect, k.lenient, k.source, {"validate-gx": k.allowed("validate")})
+    run_cell(cell_kind, "validate-gx", bases, tmp_path, capfd)
+
+
 @pytest.mark.parametrize(
     ("kind", "command"),
     [("template-dotdot-data", "delete-episodes"), ("shape-giant", "validate"), ("info-garbage-json", "info")],
