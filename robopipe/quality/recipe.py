@@ -27,6 +27,7 @@ from robopipe.execution import Executor, SerialExecutor
 from robopipe.format import layout
 from robopipe.format.features import FeatureSpec
 from robopipe.format.info import load_info
+from robopipe.format.lock import writer_lock
 from robopipe.format.reader import column_to_numpy
 from robopipe.quality.camera import camera_findings, decode_file_stats
 from robopipe.quality.config import QualityConfig, load_config
@@ -367,14 +368,23 @@ def compute_quality(
     *,
     executor: Executor | None = None,
 ) -> QualityReport:
-    """The quality stage: units mapped on ``executor`` (default serial), then joined, scored and stored."""
+    """The quality stage: units mapped on ``executor`` (default serial), then joined, scored and stored.
+
+    Holds the root's writer lock (the results are written into ``meta/robopipe/quality``).
+    """
+    with writer_lock(root):
+        return _compute_quality(root, config, executor or SerialExecutor())
+
+
+def _compute_quality(
+    root: Path, config: QualityConfig | Path | str | None, runner: Executor
+) -> QualityReport:
     t0 = time.perf_counter()
     label = (
         "defaults" if config is None else str(config) if not isinstance(config, QualityConfig) else "custom"
     )
     cfg = config if isinstance(config, QualityConfig) else load_config(config)
     plan = plan_quality(Path(root), cfg)
-    runner = executor or SerialExecutor()
     plan.staging.mkdir(parents=True, exist_ok=True)
     try:
         stream = runner.map(

@@ -71,3 +71,12 @@ def test_threaded_run_gives_the_same_results(defect_root: Path) -> None:
     assert read_episodes(defect_root) == serial
     assert (defect_root / "meta/robopipe/quality/frames.parquet").read_bytes() == frames
     assert not list((defect_root / "meta/robopipe").glob(".quality-staging-*"))  # staging removed
+
+
+def test_refused_while_another_writer_holds_the_dataset(defect_root: Path) -> None:
+    from robopipe.errors import DatasetInUseError
+    from robopipe.format.lock import writer_lock
+
+    with writer_lock(defect_root), pytest.raises(DatasetInUseError):
+        compute_quality(defect_root)
+    assert not (defect_root / "meta/robopipe/quality").exists()
