@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from robopipe.edit.sources import FileIndex, Source
+from robopipe.edit.v3meta import depth_mismatch, merge_encoder_info, merge_tools
 from robopipe.errors import MergeError, SchemaMismatchError
 from robopipe.format import layout
 from robopipe.format.features import FeatureSpec
@@ -129,6 +130,7 @@ def check_compatible(sources: Sequence[Source], rename: Mapping[str, str], drop:
                             f"{where}: video {k!r} {ik}={b.info[ik]!r}, expected {a.info[ik]!r} "
                             "(stream copy needs identical codec, size and pixel format)"
                         )
+            problems += [f"{where}: {p}" for p in depth_mismatch(k, a, b)]
     if problems:
         raise SchemaMismatchError(
             f"cannot merge {len(sources)} datasets, {len(problems)} difference(s) from {first.root}:\n  "
@@ -297,8 +299,13 @@ def plan_edit(
             sketch_paths.extend(src.sketch_files)
         sketch_src = np.concatenate(parts)
 
+    inputs = [sources[i] for i in dict.fromkeys(s.source for s in selections)] or [first]
+    features = merge_encoder_info(
+        features, [rename_features(src.info.features, rename, drop) for src in inputs]
+    )
     info = first.info.model_copy(deep=True)
     info.features = features
+    info.tools = merge_tools([src.info.tools for src in inputs])
     info.total_episodes = len(length)
     info.total_frames = int(length.sum())
     info.total_tasks = len(tasks)

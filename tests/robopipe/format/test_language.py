@@ -184,3 +184,28 @@ def test_info_shows_language_tools_and_encoder(lang_root: Path, capsys: pytest.C
     out = capsys.readouterr().out
     assert "language columns: language_persistent, language_events   tools: say" in out
     assert "g=2  crf=30" in out
+
+
+def test_merge_reconciles_encoder_settings_and_tools(lang_root: Path, tmp_path: Path) -> None:
+    """As 0.6.1's aggregate: disagreeing encoder keys become null ({} for extra_options); tools are unioned."""
+    import shutil
+
+    from robopipe.edit import MergeRequest, merge
+
+    other = tmp_path / "other"
+    shutil.copytree(lang_root, other)
+    info = load_info(other)
+    cam = info.features["observation.images.front"]
+    feats = dict(info.features)
+    feats["observation.images.front"] = cam.model_copy(
+        update={"info": {**(cam.info or {}), "video.crf": 18, "video.extra_options": {"tune": "film"}}}
+    )
+    wave = {"type": "function", "function": {"name": "wave"}}
+    write_info(other, info.model_copy(update={"features": feats, "tools": [wave]}))
+    merge(MergeRequest(out=tmp_path / "m", roots=[lang_root, other]))
+    out = load_info(tmp_path / "m")
+    vi = out.features["observation.images.front"].info
+    assert vi is not None and vi["video.crf"] is None and vi["video.extra_options"] == {}
+    assert vi["video.g"] == 2 and vi["video.codec"] == (cam.info or {})["video.codec"]
+    assert out.tools == [{"type": "function", "function": {"name": "say"}}, wave]
+    assert validate_dataset(tmp_path / "m", gx=False).valid

@@ -1,0 +1,118 @@
+"""Depth maps without LeRobot: quantiser properties, writer -> reader round trip, stats units, merge guard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from robopipe.edit import MergeRequest, merge
+from robopipe.errors import FormatError, FrameError, SchemaMismatchError
+from robopipe.format import depth
+from robopipe.format.info import load_info
+from robopipe.format.reader import DatasetReader
+from robopipe.format.writer import DatasetWriter
+from robopipe.stats import load_stats_json
+from robopipe.validate import validate_dataset
+
+H, W = 24, 32
+CAM = ["height", "width", "channels"]
+
+
+def _write(root: Path, frames: list[np.ndarray], images: list[np.ndarray], **depth_info: object) -> Path:
+    feats = {
+        "observation.state": {"dtype": "float32", "shape": [1], "names": ["x"]},
+        "observation.images.depth": {
+            "dtype": "video",
+            "shape": [H, W, 1],
+            "names": CAM,
+            "info": {"is_depth_map": True, **depth_info},
+        },
+        "observation.images.depth_png": {
+            "dtype": "image",
+            "shape": [H, W, 1],
+            "names": CAM,
+            "info": {"is_depth_map": True},
+        },
+    }
+    with DatasetWriter.create(root, fps=10, features=feats) as w:
+        for i, (d, im) in enumerate(zip(frames, images, strict=True)):
+            w.add_frame(
+                {
+                    "observation.state": np.array([i], np.float32),
+                    "observation.images.depth": d,
+                    "observation.images.depth_png": im,
+                },
+                task="t",
+            )
+            if i == len(frames) // 2:
+                w.save_episode()
+        w.save_episode()
+    return root
+
+
+def test_quantiser_is_monotone_and_close() -> None:
+    mm = np.arange(10, 10001, 7, dtype=np.uint16)[None, :]
+    for log in (True, False):
+        cfg = depth.DepthEncoderConfig(use_log=log)
+        codes = depth.quantize(mm, cfg)
+        assert codes.dtype == np.uint16 and codes.max() <= depth.DEPTH_QMAX
+        assert np.all(np.diff(codes[0].astype(int)) >= 0)
+        back = depth.dequantize(codes, cfg).astype(float)
+        # one 12-bit step: linear 10 m / 4095 ~ 2.4 mm; log steps grow with depth (< 0.2 % + 1 mm here)
+        tol = 2.5 if not log else 0.002 * mm.astype(float) + 1.0
+        assert np.all(np.abs(back - mm) <= tol)
+    with pytest.raises(ValueError, match="depth_min"):
+        depth.DepthEncoderConfig(depth_min=2.0, depth_max=1.0)
+    with pytest.raises(FormatError, match="shift"):
+        depth.DepthEncoderConfig.from_info({"video.depth_min": 0.0, "video.shift": 0.0})
+
+
+def test_writer_reader_round_trip_and_stats(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(200, 5000, (H, W, 1)).astype(np.uint16) for _ in range(7)]
+    images = [rng.integers(0, 65535, (H, W)).astype(np.uint16) for _ in range(7)]
+    root = _write(tmp_path / "ds", frames, images, **{"video.use_log": False})
+    info = load_info(root).features["observation.images.depth"].info
+    assert info is not None and info["video.pix_fmt"] == "gray12le" and info["video.use_log"] is False
+    assert info["depth_unit"] == "mm" and info["is_depth_map"] is True and "video.is_depth_map" not in info
+    cfg = depth.DepthEncoderConfig(use_log=False)
+    r = DatasetReader(root)
+    got = [f for e in range(r.num_episodes) for f in r.iter_video_frames("observation.images.depth", e)]
+    assert len(got) == 7
+    for g, d in zip(got, frames, strict=True):
+        assert g.dtype == np.uint16 and g.shape == (H, W, 1)
+        np.testing.assert_array_equal(g[:, :, 0], depth.dequantize(depth.quantize(d, cfg), cfg))
+    np.testing.assert_array_equal(r.decode_image("observation.images.depth_png", 1, 0)[:, :, 0], images[4])
+    stats = load_stats_json(root)
+    assert stats is not None
+    img = stats["observation.images.depth_png"]
+    assert img["max"].shape == (1, 1, 1) and float(img["max"].max()) > 255  # stored unit, not / 255
+    assert float(stats["observation.images.depth"]["min"].min()) >= 150
+    assert validate_dataset(root, gx=False, full_decode=True).valid
+
+
+def test_depth_frames_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(FormatError, match=r"\(height, width, 1\)"):
+        DatasetWriter.create(
+            tmp_path / "x",
+            fps=10,
+            features={
+                "d": {"dtype": "video", "shape": [H, W, 3], "names": CAM, "info": {"is_depth_map": True}}
+            },
+        )
+    ok = np.zeros((H, W, 1), np.uint16)
+    with pytest.raises(FrameError, match="uint16"):
+        _write(tmp_path / "y", [ok.astype(np.uint8)], [ok])
+
+
+def test_merge_refuses_different_quantisers(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    frames = [rng.integers(200, 5000, (H, W, 1)).astype(np.uint16) for _ in range(3)]
+    a = _write(tmp_path / "a", frames, [f[:, :, 0] for f in frames])
+    b = _write(tmp_path / "b", frames, [f[:, :, 0] for f in frames], **{"video.use_log": False})
+    with pytest.raises(SchemaMismatchError, match=r"video\.use_log"):
+        merge(MergeRequest(out=tmp_path / "m", roots=[a, b]))
+    merge(MergeRequest(out=tmp_path / "m2", roots=[a, a]))
+    assert DatasetReader(tmp_path / "m2").num_episodes == 4
