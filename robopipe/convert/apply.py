@@ -42,6 +42,14 @@ def output_features(mapping: ConversionMapping, desc: SourceDescription) -> dict
             "shape": [int(h), int(w), 3 if c in (1, 4) else int(c)],  # frames are made RGB below
             "names": ["height", "width", "channels"],
         }
+    for name, key in mapping.depth.items():
+        f = desc.fields[key]
+        feats[CAMERA_PREFIX + name] = {
+            "dtype": "video" if mapping.use_videos else "image",
+            "shape": [int(f.shape[0]), int(f.shape[1]), 1],
+            "names": ["height", "width", "channels"],
+            "info": {"is_depth_map": True, "depth_unit": "mm"},
+        }
     for key, vec in (("observation.state", mapping.state), ("action", mapping.action)):
         if vec is not None:
             size = mapping.vector_size(vec, desc)
@@ -88,6 +96,14 @@ def _camera_frames(
     return np.ascontiguousarray(out, dtype=np.uint8)
 
 
+def _depth_mm(x: np.ndarray) -> np.ndarray:
+    """uint16 millimetres (what LeRobot 0.6.1 depth maps hold): float sources are metres; NaN/Inf -> 0."""
+    if x.dtype == np.uint16:
+        return np.ascontiguousarray(x)
+    mm = np.nan_to_num(x.astype(np.float64) * 1000.0, nan=0.0, posinf=0.0, neginf=0.0)
+    return np.clip(np.rint(mm), 0, 65535).astype(np.uint16)
+
+
 def _vector(vec: VectorSpec, ep: SourceEpisode, t: int) -> np.ndarray:
     cols = []
     for p in vec.parts:
@@ -132,6 +148,8 @@ def map_episode(mapping: ConversionMapping, ep: SourceEpisode) -> MappedEpisode:
     cols: dict[str, np.ndarray] = {}
     for name, cam in mapping.cameras.items():
         cols[CAMERA_PREFIX + name] = _camera_frames(steps[cam.key], cam.key, cam.bgr, cam.resize, where)
+    for name, key in mapping.depth.items():
+        cols[CAMERA_PREFIX + name] = _depth_mm(np.asarray(steps[key]))
     if mapping.state is not None:
         cols["observation.state"] = _vector(mapping.state, sub, t)
     if mapping.action is not None:

@@ -530,7 +530,7 @@ class LogReader:
         if found is not None:
             return found
         fd = self._fields[key]
-        if fd.is_image or fd.kind != "tensor":
+        if fd.is_image or fd.kind != "tensor" or len(fd.shape) == 3:  # images and depth maps: a real frame
             return "nearest"
         return "linear" if fd.dtype.startswith("float") else "previous"
 
@@ -666,9 +666,12 @@ class LogReader:
         if not self._fields:
             self._describe_first()
         cams: dict[str, CameraSpec] = {}
+        depth: dict[str, str] = {}
         for key, fd in sorted(self._fields.items()):
             if fd.scope == "step" and fd.is_image and not _DEPTH.search(key):
                 cams[_camera_name(key, set(cams))] = CameraSpec(key=key)
+            elif fd.scope == "step" and fd.dtype in ("uint16", "float32") and fd.shape[2:] == (1,):
+                depth[_camera_name(key, set(cams) | set(depth))] = key
         state: VectorSpec | None = None
         action: VectorSpec | None = None
         for topic in sorted(self._types):
@@ -698,6 +701,7 @@ class LogReader:
             name=self.path.stem,
             fps=self.inferred_fps(),
             cameras=cams,
+            depth=depth,
             state=state,
             action=action,
             task=TaskSpec(key="task") if "task" in self._fields else TaskSpec(),

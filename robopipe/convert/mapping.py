@@ -102,6 +102,11 @@ class ConversionMapping(BaseModel):
     cameras: dict[str, CameraSpec] = Field(
         default_factory=dict, description="camera name -> source image (becomes observation.images.<name>)"
     )
+    depth: dict[str, str] = Field(
+        default_factory=dict,
+        description="depth camera name -> source HxWx1 depth (uint16 millimetres, or float metres); becomes "
+        "observation.images.<name>, a LeRobot 0.6.1 depth map (lossless 12-bit video)",
+    )
     state: VectorSpec | None = Field(default=None, description="observation.state parts")
     action: VectorSpec | None = Field(default=None, description="action parts")
     task: TaskSpec = Field(default_factory=TaskSpec, description="task string source")
@@ -156,6 +161,7 @@ class ConversionMapping(BaseModel):
     def referenced_keys(self) -> list[tuple[str, str]]:
         """(role, source key) for every key the mapping reads."""
         out = [(f"cameras.{n}", c.key) for n, c in self.cameras.items()]
+        out += [(f"depth.{n}", k) for n, k in self.depth.items()]
         for role, vec in (("state", self.state), ("action", self.action)):
             if vec is not None:
                 out += [(role, p.key) for p in vec.parts if p.key is not None]
@@ -176,8 +182,17 @@ class ConversionMapping(BaseModel):
             want_episode = role.startswith("episode_metadata.")
             if want_episode and f.scope != "episode":
                 problems.append(f"{role}: {key!r} is a step key, expected an episode key")
-            elif role.startswith(("cameras.", "extras.", "state", "action")) and f.scope != "step":
+            elif role.startswith(("cameras.", "depth.", "extras.", "state", "action")) and f.scope != "step":
                 problems.append(f"{role}: {key!r} is an episode key, expected a step key")
+            if role.startswith("depth.") and not (
+                f.kind == "tensor"
+                and f.dtype in ("uint16", "float32", "float64")
+                and len(f.shape) == 3
+                and f.shape[2] == 1
+            ):
+                problems.append(f"{role}: {key!r} is not a depth image (expected HxWx1 uint16 mm or float m)")
+            if role.startswith("depth.") and role.removeprefix("depth.") in self.cameras:
+                problems.append(f"{role}: the name is also a camera")
             if role.startswith("cameras.") and not f.is_image:
                 problems.append(f"{role}: {key!r} is not an image ({f.kind} {f.dtype} {list(f.shape)})")
             if role in ("state", "action") and f.kind != "tensor":
@@ -192,7 +207,7 @@ class ConversionMapping(BaseModel):
                     bad = [i for i in p.index if not -size <= i < size]
                     if bad:
                         problems.append(f"{role}: index {bad} out of range for {p.key!r} of size {size}")
-        if not self.cameras and self.state is None and self.action is None:
+        if not self.cameras and not self.depth and self.state is None and self.action is None:
             problems.append("the mapping selects no camera, no state and no action")
         if problems:
             avail = "\n  ".join(

@@ -564,3 +564,50 @@ def test_planned_spans_reach_the_shards_without_a_rescan(tmp_path: Path) -> None
     reader = RosReader(tmp_path / "long", cut="event", event_topic="/gone", spans=planned, fps=30)
     assert reader.describe().num_episodes == 2
     assert sum(1 for _ in reader.read(1, 2)) == 1
+
+
+def test_16uc1_depth_topic_becomes_a_lerobot_depth_map(tmp_path: Path) -> None:
+    from robopipe.convert.ros import RosReader
+    from robopipe.format import depth as dq
+    from robopipe.validate.engine import validate_dataset
+
+    def depth_msgs(ts: Any) -> list[tuple[str, int, Any]]:
+        t = ts.types
+        out = []
+        for k in range(16):
+            stamp = T0 + k * NS // 15
+            mm = (np.arange(24 * 32, dtype=np.uint16).reshape(24, 32) * 3 + 500 + 40 * k).astype(np.uint16)
+            header = t["std_msgs/msg/Header"](
+                stamp=t["builtin_interfaces/msg/Time"](sec=stamp // NS, nanosec=stamp % NS), frame_id="d"
+            )
+            msg = t["sensor_msgs/msg/Image"](
+                header=header, height=24, width=32, encoding="16UC1", is_bigendian=0, step=64,
+                data=mm.view(np.uint8).reshape(-1),
+            )  # fmt: skip
+            out.append(("/cam/depth/image_raw", stamp + 2_000_000, msg))
+        return out
+
+    write_ros2(tmp_path / "bag", seconds=1.0, extra=depth_msgs)
+    m = RosReader(tmp_path / "bag").infer_mapping()
+    assert m.depth == {"depth": "cam/depth/image_raw"}
+    mapping = MAPPING + "depth: {depth: cam/depth/image_raw}\n"
+    rep = _convert(tmp_path / "bag", tmp_path / "out", "ros", mapping, tmp_path, max_skew_s=0.07)
+    assert rep.episodes == 1 and not rep.failures, rep.failures
+    info = json.loads((tmp_path / "out" / "meta" / "info.json").read_text())
+    feat = info["features"]["observation.images.depth"]
+    assert (
+        feat["shape"][2] == 1 and feat["info"]["is_depth_map"] and feat["info"]["video.pix_fmt"] == "gray12le"
+    )
+    r = DatasetReader(tmp_path / "out")
+    got = np.stack(list(r.iter_video_frames("observation.images.depth", 0)))
+    ep = _episodes(tmp_path / "out").iloc[0]
+    grid = np.arange(len(got)) / 30 + (ep["source_start_s"] - T0 / NS)
+    k = np.rint(grid * 15).astype(int)  # nearest 15 Hz depth frame
+    want = np.stack([(np.arange(24 * 32).reshape(24, 32) * 3 + 500 + 40 * i) for i in k])[..., None].astype(
+        np.uint16
+    )
+    cfg = dq.DepthEncoderConfig.from_info(feat["info"])
+    expect = np.stack([dq.dequantize(dq.quantize(w, cfg), cfg, "mm")[..., None] for w in want[..., 0]])
+    np.testing.assert_array_equal(got, expect)  # the 12-bit codes survive the lossless video exactly
+    report = validate_dataset(tmp_path / "out", full_decode=True)
+    assert report.valid, [f.message for f in report.errors]
