@@ -165,3 +165,17 @@ def test_so101_config_parses_in_lerobot_061(tmp_path: Path) -> None:
         "vcodec": "h264",
         "tport": "/dev/ttyACM1",
     }
+
+
+def test_robot_cameras_dict_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cams = "--robot.cameras={front: {type: sim, width: 64, height: 48, fps: 10}}"
+    common = ["--teleop.type=sim-so101-leader", "--dataset.repo_id=me/cams", "--dataset.single_task=t"]
+    args = ["record", "--robot.type=sim-so101", cams, *common, f"--dataset.root={tmp_path / 'ds'}",
+            "--dataset.num_episodes=1", "--dataset.fps=10", "--dataset.episode_time_s=0.4",
+            "--dataset.reset_time_s=0", "--dataset.push_to_hub=false"]  # fmt: skip
+    assert main(args) == 0
+    r = DatasetReader(tmp_path / "ds")
+    assert r.video_keys == ["observation.images.front"] and r.num_frames == 4
+    capsys.readouterr()
+    assert main(["record", "--robot-path", "sim-so101", cams, *common]) == 2
+    assert "--robot.cameras goes with --robot.type" in capsys.readouterr().err

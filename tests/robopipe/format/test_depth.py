@@ -116,3 +116,14 @@ def test_merge_refuses_different_quantisers(tmp_path: Path) -> None:
         merge(MergeRequest(out=tmp_path / "m", roots=[a, b]))
     merge(MergeRequest(out=tmp_path / "m2", roots=[a, a]))
     assert DatasetReader(tmp_path / "m2").num_episodes == 4
+
+
+def test_legacy_depth_marker_is_read() -> None:
+    from robopipe.format.features import FeatureSpec
+
+    legacy = FeatureSpec(dtype="video", shape=(H, W, 1), info={"video.is_depth_map": True})
+    assert legacy.is_depth_map
+    assert not FeatureSpec(dtype="video", shape=(H, W, 3), info={"video.is_depth_map": False}).is_depth_map
+    assert FeatureSpec.model_validate(
+        {"dtype": "video", "shape": [H, W, 1], "video_info": {"video.is_depth_map": True}}
+    ).is_depth_map
