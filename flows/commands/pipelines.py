@@ -286,9 +286,13 @@ def serve(
     wait_s
         With PREFECT_API_URL set: how long to wait for that server to answer (it may still be starting).
     """
+    import os
+
     from flows.runtime import prefect_api
     from flows.serve import DEFAULT_FILE, serve_deployments
 
+    # a long-running service: its runs' logs belong on its console (other commands keep children quiet)
+    os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO"
     with prefect_api(wait_s) as url:
         print(f"Prefect API: {url} (dashboard: {url.removesuffix('/api')})")
         serve_deployments(prefect_file or DEFAULT_FILE, name, limit)

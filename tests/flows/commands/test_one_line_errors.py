@@ -76,7 +76,10 @@ def test_garbage_stats_json_in_publish_is_unreadable_input(
     (small / "meta/stats.json").write_text("garbage{")
     argv = ["publish", small, "--repo-id", "me/ds", "--target", "local", "--registry", tmp_path / "reg"]
     code, err, _ = run(argv, capsys)
-    assert code == 2
+    assert code == 1  # publish validates first and refuses
+    one_error_line(err, "stats.json", "not published")
+    code, err, _ = run([*argv, "--allow-invalid"], capsys)
+    assert code == 2  # even when told to publish anyway, the card cannot be built from garbage
     one_error_line(err, "meta/stats.json", "robopipe stats")
     assert not any((tmp_path / "reg").rglob("*.parquet"))
 
