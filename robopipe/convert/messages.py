@@ -37,15 +37,35 @@ class VideoPacket:
 
 
 # --- object models -> plain values --------------------------------------------------------------------
+_SCALARS = (bool, int, float, str, type(None))
+# per message class: the attribute names to read (dataclass fields, protobuf fields, __slots__); one lookup
+# per class instead of a chain of isinstance/getattr probes per message
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _fields_of(cls: type, msg: Any) -> tuple[str, ...] | None:
+    if cls not in _FIELDS:
+        names: tuple[str, ...] | None = None
+        if dataclasses.is_dataclass(msg):  # rosbags keeps the type name in a '__msgtype__' field
+            names = tuple(f.name for f in dataclasses.fields(msg) if not f.name.startswith("__"))
+        elif hasattr(getattr(msg, "DESCRIPTOR", None), "fields"):  # protobuf message
+            names = tuple(f.name for f in msg.DESCRIPTOR.fields)
+        elif slots := getattr(cls, "__slots__", None):  # mcap_ros2 dynamic messages
+            names = tuple(s for s in slots if not s.startswith("_"))
+        _FIELDS[cls] = names
+    return _FIELDS[cls]
+
+
 def to_plain(msg: Any, depth: int = 0) -> Any:
     """Nested dict/list/ndarray/scalar/bytes/str of a decoded message (rosbags, mcap_ros2, JSON, protobuf)."""
     if depth > 32:
         raise ConversionError("message nesting deeper than 32 levels")
-    if msg is None or isinstance(msg, bool | int | float | str):
+    cls = type(msg)
+    if cls in _SCALARS or cls is np.ndarray:
         return msg
     if isinstance(msg, bytes | bytearray | memoryview):
         return bytes(msg)
-    if isinstance(msg, np.ndarray):
+    if isinstance(msg, (*_SCALARS, np.ndarray)):  # subclasses (numpy bool_ is not one of them)
         return msg
     if isinstance(msg, np.generic):
         return msg.item()
@@ -53,24 +73,15 @@ def to_plain(msg: Any, depth: int = 0) -> Any:
         return {str(k): to_plain(v, depth + 1) for k, v in msg.items()}
     if isinstance(msg, list | tuple):
         items = [to_plain(v, depth + 1) for v in msg]
-        if items and all(isinstance(v, int | float) and not isinstance(v, bool) for v in items):
+        if items and all(type(v) in (int, float) for v in items):
             return np.asarray(items)
         return items
-    if dataclasses.is_dataclass(msg):
-        return {  # rosbags keeps the type name in a '__msgtype__' field
-            f.name: to_plain(getattr(msg, f.name), depth + 1)
-            for f in dataclasses.fields(msg)
-            if not f.name.startswith("__")
-        }
-    descriptor = getattr(msg, "DESCRIPTOR", None)
-    if descriptor is not None and hasattr(descriptor, "fields"):  # protobuf message
-        return {f.name: to_plain(getattr(msg, f.name), depth + 1) for f in descriptor.fields}
-    slots = getattr(type(msg), "__slots__", None)
-    if slots:  # mcap_ros2 dynamic messages
-        return {s: to_plain(getattr(msg, s), depth + 1) for s in slots if not s.startswith("_")}
+    names = _fields_of(cls, msg)
+    if names is not None:
+        return {n: to_plain(getattr(msg, n), depth + 1) for n in names}
     if hasattr(msg, "__iter__") and hasattr(msg, "__len__"):  # protobuf repeated fields
         return to_plain(list(msg), depth + 1)
-    raise ConversionError(f"cannot read a message value of type {type(msg).__name__}")
+    raise ConversionError(f"cannot read a message value of type {cls.__name__}")
 
 
 def type_name(schema: str) -> str:
