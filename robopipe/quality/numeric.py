@@ -113,7 +113,10 @@ def numeric_signals(
     sig: dict[str, float] = {}
     fnd: list[Finding] = []
     per_frame: dict[str, np.ndarray] = {}
-    cols = {k: np.asarray(v, np.float64).reshape(len(v), -1) for k, v in columns.items()}
+    cols = {
+        k: np.asarray(v, np.float64).reshape(len(v), int(np.prod(np.shape(v)[1:])))
+        for k, v in columns.items()
+    }
     state, action = cols.get(STATE_KEY), cols.get(ACTION_KEY)
     motions = []
     for key, name in ((STATE_KEY, "motion.state"), (ACTION_KEY, "motion.action")):

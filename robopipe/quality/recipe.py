@@ -137,9 +137,19 @@ def _read_columns(
         raise FormatError(f"{path}: no episode_index column")
     cols = {}
     for k in wanted:
-        v = column_to_numpy(table[k], features[k]).astype(np.float64, copy=False)
-        cols[k] = v.reshape(len(v), -1)
-    ts = table["timestamp"].to_numpy() if "timestamp" in table.column_names else None
+        try:
+            v = column_to_numpy(table[k], features[k]).astype(np.float64, copy=False)
+        except (ValueError, TypeError, pa.ArrowException) as exc:
+            raise FormatError(
+                f"{path}: column {k!r} is not {features[k].dtype} {list(features[k].shape)} as info.json says ({exc})"
+            ) from exc
+        cols[k] = v.reshape(len(v), int(np.prod(features[k].shape or (1,))))
+    ts = None
+    if "timestamp" in table.column_names:
+        try:
+            ts = np.asarray(table["timestamp"].to_numpy(), np.float64)
+        except (ValueError, TypeError, pa.ArrowException) as exc:
+            raise FormatError(f"{path}: column 'timestamp' is not numeric ({exc})") from exc
     return cols, ts, table["episode_index"].to_numpy()
 
 
@@ -160,7 +170,7 @@ def unit_signals(plan: QualityPlan, unit: Unit) -> UnitResult:
         spans = [(e.index, e.length, e.from_ts) for e in unit.episodes]
         return UnitResult(unit.uid, {}, decode_file_stats(path, spans, plan.fps, step), unit.key)
     cols, ts, ep = _read_columns(path, plan.features, _quality_keys(plan.features))
-    starts = np.flatnonzero(np.concatenate(([True], ep[1:] != ep[:-1])))
+    starts = np.flatnonzero(np.concatenate(([True], ep[1:] != ep[:-1]))) if len(ep) else np.zeros(0, np.int64)
     bounds = dict(zip(ep[starts].tolist(), zip(starts.tolist(), [*starts[1:].tolist(), len(ep)])))
     out: dict[int, NumericResult] = {}
     for span in unit.episodes:

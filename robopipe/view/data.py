@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from robopipe.errors import FormatError
 from robopipe.format.reader import DatasetReader, column_to_numpy
@@ -90,13 +91,17 @@ def episode_doc(
     if not 0 <= episode < reader.num_episodes:
         raise FormatError(f"{root}: no episode {episode} (0..{reader.num_episodes - 1})")
     keys = _plot_keys(reader)
-    table = reader.read_episode(episode, columns=keys)
-    n = table.num_rows
-    step = max(1, math.ceil(n / MAX_POINTS))
-    series: dict[str, list[list[float | None]]] = {}
-    for k in keys:
-        v = column_to_numpy(table[k], reader.features[k]).astype(np.float64).reshape(n, -1)[::step]
-        series[k] = [[_clean(float(x)) for x in v[:, j]] for j in range(v.shape[1])]
+    try:
+        table = reader.read_episode(episode, columns=keys)
+        n = table.num_rows
+        step = max(1, math.ceil(n / MAX_POINTS))
+        series: dict[str, list[list[float | None]]] = {}
+        for k in keys:
+            dims = int(np.prod(reader.features[k].shape or (1,)))
+            v = column_to_numpy(table[k], reader.features[k]).astype(np.float64).reshape(n, dims)[::step]
+            series[k] = [[_clean(float(x)) for x in v[:, j]] for j in range(v.shape[1])]
+    except (KeyError, ValueError, TypeError, IndexError, pa.ArrowException) as exc:
+        raise FormatError(f"{root}: episode {episode}: data columns {keys} unreadable ({exc})") from exc
     signals = {k: [_clean(float(x)) for x in v[::step]] for k, v in read_frames(root, episode).items()}
     q = quality.get(episode)
     findings = [] if q is None else [f.model_dump() for f in q.findings]
