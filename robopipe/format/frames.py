@@ -48,10 +48,12 @@ def check_value(key: str, spec: FeatureSpec, value: Any) -> np.ndarray | str:
     arr = np.asarray(value)
     if spec.is_visual and spec.is_depth_map:
         h, w = spec.shape[0], spec.shape[1]
-        if arr.dtype != np.uint16:
-            raise FrameError(
-                f"feature {key!r}: expected uint16 depth frames in millimetres, got dtype {arr.dtype}"
-            )
+        metres = (spec.info or {}).get("depth_unit") == "m"
+        if metres and arr.dtype in (np.float32, np.float64):
+            arr = arr.astype(np.float32, copy=False)
+        elif arr.dtype != (np.float32 if metres else np.uint16):
+            want = "float32 depth frames in metres" if metres else "uint16 depth frames in millimetres"
+            raise FrameError(f"feature {key!r}: expected {want}, got dtype {arr.dtype}")
         if arr.shape not in ((h, w), (h, w, 1)):
             raise FrameError(
                 f"feature {key!r}: expected depth frame shape {(h, w, 1)} or {(h, w)}, got {arr.shape}"

@@ -211,9 +211,11 @@ class DatasetReader:
             return rgb24
         cfg = depth.DepthEncoderConfig.from_info(spec.info)
 
+        unit: depth.DepthUnit = "m" if (spec.info or {}).get("depth_unit") == "m" else "mm"
+
         def convert(frame: Any) -> np.ndarray:
             codes = frame.to_ndarray(format=depth.DEPTH_PIX_FMT)
-            return depth.dequantize(codes, cfg, "mm")[:, :, None]
+            return depth.dequantize(codes, cfg, unit)[:, :, None]
 
         return convert
 

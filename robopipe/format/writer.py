@@ -181,9 +181,10 @@ class DatasetWriter:
                         # 0.6.1's layout: marker and unit in info; quantiser checked now, recorded on encode
                         depth_info = {"is_depth_map": True, "depth_unit": "mm", **(f.info or {})}
                         depth_info.pop("video.is_depth_map", None)
-                        if depth_info["depth_unit"] != "mm":
+                        if depth_info["depth_unit"] not in ("mm", "m"):
                             raise FormatError(
-                                f"depth feature {k!r}: robopipe records uint16 millimetres (depth_unit 'mm')"
+                                f"depth feature {k!r}: depth_unit must be 'mm' (uint16 frames) or 'm' "
+                                f"(float32 frames), got {depth_info['depth_unit']!r}"
                             )
                         DepthEncoderConfig.from_info(depth_info)
                         feats[k] = f = f.model_copy(update={"info": depth_info})

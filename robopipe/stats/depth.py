@@ -10,10 +10,13 @@ reports from one exact 65536-level histogram of the sampled pixels.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from robopipe.errors import FrameError, StatsError
 from robopipe.format.depth import squeeze_channel
+from robopipe.format.features import FeatureSpec
 from robopipe.stats.lerobot_math import (
     QUANTILE_KEYS,
     downsample_stride,
@@ -24,10 +27,11 @@ from robopipe.stats.sketch import QuantileSketch
 from robopipe.stats.values import FeatureStats
 
 _LEVELS = np.arange(1 << 16, dtype=np.float64)
+_PIXEL_SPEC = FeatureSpec(dtype="float32", shape=(1,))
 
 
 class DepthStatsAccumulator:
-    """Collects one episode's depth frames (``(H, W)`` or ``(H, W, 1)`` uint16) and reports 0.6.1's stats."""
+    """Collects one episode's depth frames (``(H, W)``/``(H, W, 1)``, uint16 mm or float32 m), reports 0.6.1's stats."""
 
     def __init__(self) -> None:
         self._frames: list[np.ndarray] = []
@@ -54,8 +58,10 @@ class DepthStatsAccumulator:
 
     def add(self, frame: np.ndarray) -> None:
         a = squeeze_channel(np.asarray(frame))
-        if a.dtype != np.uint16:
-            raise FrameError(f"depth stats: expected uint16 depth frames (millimetres), got {a.dtype}")
+        if a.dtype not in (np.uint16, np.float32):
+            raise FrameError(f"depth stats: expected uint16 (mm) or float32 (m) depth frames, got {a.dtype}")
+        if self._frames and a.dtype != self._frames[0].dtype:
+            raise FrameError(f"depth stats: frames mix {self._frames[0].dtype} and {a.dtype}")
         k = downsample_stride(a.shape[0], a.shape[1])
         self._frames.append(np.ascontiguousarray(a[::k, ::k]) if k > 1 else a.copy())
         self._hist = None
@@ -66,22 +72,44 @@ class DepthStatsAccumulator:
             return len(self._frames)
         return len(sample_indices(len(self._frames))) if self._frames else 0
 
-    def histogram(self) -> np.ndarray:
-        """Counts ``(1, 65536)`` of the sampled pixels' values."""
+    def _picked(self) -> list[np.ndarray]:
         if not self._frames:
             raise StatsError("depth stats: no frames were added to this episode's accumulator")
+        if self._total is not None:
+            if len(self._frames) != len(self.wanted):
+                raise StatsError(
+                    f"depth stats: got {len(self._frames)} frames, expected the {len(self.wanted)} sampled "
+                    f"frames of a {self._total}-frame episode"
+                )
+            return self._frames
+        return [self._frames[i] for i in sample_indices(len(self._frames))]
+
+    @property
+    def _metres(self) -> bool:
+        return bool(self._frames) and self._frames[0].dtype == np.float32
+
+    def _float_stats(self) -> tuple[dict[str, np.ndarray], FeatureStats]:
+        """Float (metre) frames: LeRobot's numeric statistics over every sampled pixel (as 0.6.1 computes them)."""
+        from robopipe.stats.episode import summarize_episode
+
+        pixels = np.concatenate([f.ravel() for f in self._picked()]).reshape(-1, 1)
+        summary = summarize_episode({"depth": pixels}, {"depth": _PIXEL_SPEC})
+        lerobot = {
+            k: np.array([self.num_sampled], np.int64)
+            if k == "count"
+            else np.asarray(v, np.float64).reshape(1, 1, 1)
+            for k, v in summary.lerobot["depth"].items()
+        }
+        fs = dataclasses.replace(
+            summary.sketch["depth"], shape=(1, 1, 1), count=self.num_sampled, integer=False
+        )
+        return lerobot, fs
+
+    def histogram(self) -> np.ndarray:
+        """Counts ``(1, 65536)`` of the sampled pixels' values."""
         if self._hist is None:
-            if self._total is not None:
-                if len(self._frames) != len(self.wanted):
-                    raise StatsError(
-                        f"depth stats: got {len(self._frames)} frames, expected the {len(self.wanted)} sampled "
-                        f"frames of a {self._total}-frame episode"
-                    )
-                picked = self._frames
-            else:
-                picked = [self._frames[i] for i in sample_indices(len(self._frames))]
             h = np.zeros(1 << 16, dtype=np.int64)
-            for f in picked:
+            for f in self._picked():
                 h += np.bincount(f.ravel(), minlength=1 << 16)
             self._hist = h[None, :]
         return self._hist
@@ -98,6 +126,8 @@ class DepthStatsAccumulator:
 
     def result(self) -> dict[str, np.ndarray]:
         """0.6.1's per-episode stats: ``(1, 1, 1)`` float64 in the stored unit, ``count = [sampled frames]``."""
+        if self._metres:
+            return self._float_stats()[0]
         n, mean, m2, mins, maxs = self._moments()
         out = {"min": mins, "max": maxs, "mean": mean, "std": np.sqrt(m2 / n)}
         h = self.histogram()
@@ -112,6 +142,8 @@ class DepthStatsAccumulator:
 
     def sketch(self) -> FeatureStats:
         """Mergeable stats of the sampled pixels (float sketch of the exact value counts)."""
+        if self._metres:
+            return self._float_stats()[1]
         n, mean, m2, mins, maxs = self._moments()
         h = self.histogram()[0]
         levels = np.flatnonzero(h)

@@ -15,17 +15,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from robopipe.errors import NonFiniteValuesError, StatsError
 from robopipe.format.features import FeatureSpec
-from robopipe.stats.depth import DepthStatsAccumulator
 from robopipe.stats.image import ImageStatsAccumulator
 from robopipe.stats.lerobot_math import QUANTILE_KEYS, sorted_quantiles
 from robopipe.stats.sketch import QuantileSketch
 from robopipe.stats.values import DatasetStats, FeatureStats
+
+if TYPE_CHECKING:  # depth.py builds on this module
+    from robopipe.stats.depth import DepthStatsAccumulator
 
 log = logging.getLogger(__name__)
 

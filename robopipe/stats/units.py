@@ -123,10 +123,8 @@ def _image_cell(spec: FeatureSpec, cell: Any) -> np.ndarray:
 def _video_frame(spec: FeatureSpec, frame: Any, cfg: depth.DepthEncoderConfig | None) -> np.ndarray:
     if cfg is None:
         return np.asarray(frame.to_ndarray(format="rgb24"))
-    unit = (spec.info or {}).get("depth_unit") or "mm"
-    if unit != "mm":
-        raise FormatError(f"depth video stats: depth_unit {unit!r} is not supported (expected 'mm')")
-    return depth.dequantize(frame.to_ndarray(format=depth.DEPTH_PIX_FMT), cfg, "mm")
+    unit: depth.DepthUnit = "m" if (spec.info or {}).get("depth_unit") == "m" else "mm"
+    return depth.dequantize(frame.to_ndarray(format=depth.DEPTH_PIX_FMT), cfg, unit)
 
 
 def _data_unit(

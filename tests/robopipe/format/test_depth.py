@@ -127,3 +127,62 @@ def test_legacy_depth_marker_is_read() -> None:
     assert FeatureSpec.model_validate(
         {"dtype": "video", "shape": [H, W, 1], "video_info": {"video.is_depth_map": True}}
     ).is_depth_map
+
+
+def test_float_metre_depth(tmp_path: Path) -> None:
+    """depth_unit 'm': float32 frames, quantised from metres (0.6.1's rule for float input), stats in metres."""
+    rng = np.random.default_rng(4)
+    frames = [rng.uniform(0.2, 6.0, (H, W, 1)).astype(np.float32) for _ in range(5)]
+    feats = {
+        "observation.images.depth": {
+            "dtype": "video",
+            "shape": [H, W, 1],
+            "names": CAM,
+            "info": {"is_depth_map": True, "depth_unit": "m"},
+        },
+        "observation.images.depth_tiff": {
+            "dtype": "image",
+            "shape": [H, W, 1],
+            "names": CAM,
+            "info": {"is_depth_map": True, "depth_unit": "m"},
+        },
+    }
+    root = tmp_path / "m"
+    with DatasetWriter.create(root, fps=10, features=feats) as w:
+        for d in frames:
+            w.add_frame(
+                {"observation.images.depth": d, "observation.images.depth_tiff": d.astype(np.float64)},
+                task="t",
+            )
+        w.save_episode()
+        with pytest.raises(FrameError, match="float32 depth frames in metres"):
+            w.add_frame(
+                {
+                    "observation.images.depth": frames[0].astype(np.uint16),
+                    "observation.images.depth_tiff": frames[0],
+                },
+                task="t",
+            )
+    cfg = depth.DepthEncoderConfig()
+    r = DatasetReader(root)
+    got = list(r.iter_video_frames("observation.images.depth", 0))
+    for g, d in zip(got, frames, strict=True):
+        assert g.dtype == np.float32
+        np.testing.assert_array_equal(g[:, :, 0], depth.dequantize(depth.quantize(d, cfg), cfg, "m"))
+    np.testing.assert_array_equal(r.decode_image("observation.images.depth_tiff", 0, 3), frames[3])
+    stats = load_stats_json(root)
+    assert stats is not None
+    st = stats["observation.images.depth_tiff"]
+    assert st["max"].shape == (1, 1, 1) and st["count"].tolist() == [5]
+    np.testing.assert_allclose(st["max"].item(), max(f.max() for f in frames), rtol=1e-6)
+    np.testing.assert_allclose(st["mean"].item(), np.mean(np.stack(frames), dtype=np.float64), rtol=1e-5)
+    assert validate_dataset(root, gx=False, full_decode=True).valid
+    # recomputing from the stored files gives the writer's image stats back (TIFF is lossless)
+    from robopipe.stats.recompute import StatsRequest, recompute_stats
+
+    recompute_stats(StatsRequest(root=root, workers=0))
+    again = load_stats_json(root)
+    assert again is not None
+    for s in ("min", "max", "mean", "std", "q50"):
+        np.testing.assert_allclose(again["observation.images.depth_tiff"][s], st[s], rtol=1e-9)
+    np.testing.assert_allclose(again["observation.images.depth"]["mean"], st["mean"], rtol=2e-3)
