@@ -14,15 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from robopipe.format.features import FeatureSpec
-
-ENCODER_INFO_KEYS = (
-    "video.g",
-    "video.crf",
-    "video.preset",
-    "video.fast_decode",
-    "video.video_backend",
-    "video.extra_options",
-)
+from robopipe.format.video import ENCODER_INFO_KEYS
 
 
 def merge_encoder_info(

@@ -27,7 +27,7 @@ from robopipe.format.episodes import load_episodes, stats_from_row, video_column
 from robopipe.format.features import FeatureSpec
 from robopipe.format.info import DatasetInfo, load_info
 from robopipe.format.tasks import load_tasks
-from robopipe.format.video import decode_frames, iter_frames, rgb24
+from robopipe.format.video import ENCODER_INFO_KEYS, decode_frames, iter_frames, rgb24
 
 log = logging.getLogger(__name__)
 
@@ -351,16 +351,6 @@ def describe(reader: DatasetReader) -> dict[str, Any]:
         "files": files,
         "size_bytes": size,
     }
-
-
-ENCODER_INFO_KEYS = (
-    "video.g",
-    "video.crf",
-    "video.preset",
-    "video.fast_decode",
-    "video.video_backend",
-    "video.extra_options",
-)
 
 
 def _depth_summary(spec: FeatureSpec) -> dict[str, Any]:

@@ -46,6 +46,17 @@ CODEC_NAMES = {
 }
 
 
+#: Encoder settings LeRobot 0.6.1 records per video feature (``VIDEO_ENCODER_INFO_KEYS``).
+ENCODER_INFO_KEYS = (
+    "video.g",
+    "video.crf",
+    "video.preset",
+    "video.fast_decode",
+    "video.video_backend",
+    "video.extra_options",
+)
+
+
 class VideoEncoderConfig(BaseModel):
     """Encoder settings. Defaults are LeRobot's: libsvtav1, crf 30, GOP 2, preset 12, yuv420p."""
 
