@@ -16,6 +16,11 @@ from hardware.config import KeyboardConfig, load_device_config
 from robopipe.errors import ConfigError
 
 
+def device_config(source: Any, **overrides: Any) -> Any:
+    """The typed config of a device source (YAML path, bundled name, type name, dict or config object)."""
+    return _config(source, overrides)
+
+
 def _config(source: Any, overrides: dict[str, Any]) -> Any:
     if isinstance(source, (str, Path, dict)):
         return load_device_config(source, **overrides)

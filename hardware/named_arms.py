@@ -302,6 +302,9 @@ class SimArmConfig(_Frozen):
             "port": "sim:0",
             "id": self.id,
             "use_degrees": self.use_degrees,
+            # the simulator's own budget (it was dropped here, so simulated arms ran with real-arm timeouts)
+            "num_retries": self.num_retries,
+            "timeout_s": self.timeout_s,
         }
         if self.calibration_dir is not None:
             fields["calibration_dir"] = self.calibration_dir

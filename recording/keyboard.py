@@ -13,6 +13,7 @@ import os
 import select
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
@@ -43,8 +44,11 @@ _LETTERS: dict[bytes, Event] = {
 }
 
 
-def parse_keys(data: bytes) -> tuple[list[Event], bytes]:
+def parse_keys(data: bytes, others: list[bytes] | None = None) -> tuple[list[Event], bytes]:
     """Events in ``data`` plus an unfinished escape sequence to prepend to the next read.
+
+    Bytes that are not control keys (nor part of an escape sequence) are appended to ``others`` when given:
+    a keyboard teleoperator gets them.
 
     A lone ``ESC`` at the very end is returned as the remainder (it may be the start of an arrow key);
     the reader calls :func:`flush_escape` when no more bytes follow within a few milliseconds.
@@ -74,8 +78,14 @@ def parse_keys(data: bytes) -> tuple[list[Event], bytes]:
         letter = _LETTERS.get(data[i : i + 1])
         if letter is not None:
             events.append(letter)
+        elif others is not None:
+            others.append(data[i : i + 1])
         i += 1
     return events, b""
+
+
+#: the letters the recorder uses; a keyboard teleoperator must not bind them
+CONTROL_LETTERS = frozenset(k.decode() for k in _LETTERS if k.isalpha())
 
 
 def flush_escape(pending: bytes) -> list[Event]:
@@ -112,15 +122,35 @@ class RecordEvents:
         self.exit_early = False
 
 
+class KeyBuffer:
+    """Characters the recorder's key reader passes on, drained by a keyboard teleoperator each loop step."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._chars: list[str] = []
+
+    def feed(self, text: str) -> None:
+        with self._lock:
+            self._chars.append(text)
+
+    def drain(self) -> str:
+        with self._lock:
+            text, self._chars = "".join(self._chars), []
+        return text
+
+
 class TerminalKeys:
     """Read control keys from a terminal in a background thread (no-op when ``stream`` is not a tty).
 
     ``with TerminalKeys(events): ...``; :meth:`paused` restores the terminal for a line prompt.
     """
 
-    def __init__(self, events: RecordEvents, stream: Any = None) -> None:
+    def __init__(
+        self, events: RecordEvents, stream: Any = None, passthrough: Callable[[str], None] | None = None
+    ) -> None:
         self.events = events
         self.stream = stream if stream is not None else sys.stdin
+        self.passthrough = passthrough  # gets every other typed character (a keyboard teleoperator's keys)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._saved: Any = None
@@ -189,9 +219,12 @@ class TerminalKeys:
             data = os.read(fd, 64)
             if not data:
                 return
-            events, pending = parse_keys(pending + data)
+            others: list[bytes] = []
+            events, pending = parse_keys(pending + data, others)
             for event in events:
                 self.events.apply(event)
+            if others and self.passthrough is not None:
+                self.passthrough(b"".join(others).decode(errors="ignore"))
 
     def __enter__(self) -> TerminalKeys:
         self.start()

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from hardware.timing import TimingProfile, timing_profile
 from recording.pacing import EpisodeTiming
 from recording.vocabulary import from_lerobot_layout, ignored_keys, is_lerobot_layout, merge_encoder
 from robopipe.errors import ConfigError, pydantic_problems
@@ -100,6 +101,11 @@ class RecordRequest(_Model):
     max_camera_age_ms: float = Field(
         default=500.0, gt=0, description="Stop if a camera's newest frame is older."
     )
+    timing: TimingProfile = Field(
+        default_factory=TimingProfile,
+        description="Time budget of the devices (bus timeout/retries, camera staleness), by name ('default', "
+        "'patient' for simulators on a loaded machine) or field by field; unset fields keep device defaults.",
+    )
     keyboard: bool = Field(
         default=True, description="Read control keys from the terminal when stdin is a tty."
     )
@@ -107,6 +113,11 @@ class RecordRequest(_Model):
         default=True,
         description="Run the loop thread with SCHED_FIFO priority when allowed (steadier timing under load).",
     )
+
+    @field_validator("timing", mode="before")
+    @classmethod
+    def _timing(cls, v: Any) -> Any:
+        return timing_profile(v) if v is None or isinstance(v, str) else v
 
     def dataset_root(self) -> Path:
         return Path(self.root) if self.root is not None else default_root(self.repo_id)

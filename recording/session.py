@@ -27,7 +27,7 @@ from typing import Any
 from hardware.base import dataset_features
 from hardware.cameras.config import parse_camera_specs
 from hardware.cameras.pyav_camera import PyAVCamera, make_camera
-from recording.keyboard import RecordEvents, TerminalKeys
+from recording.keyboard import CONTROL_LETTERS, KeyBuffer, RecordEvents, TerminalKeys
 from recording.loop import (
     Devices,
     LoopOptions,
@@ -67,13 +67,23 @@ def connect_cameras(cameras: dict[str, PyAVCamera]) -> None:
 
 def build_devices(request: RecordRequest) -> Devices:
     """Robot, teleoperator and session cameras from the request (not connected)."""
-    from hardware.factory import make_robot, make_teleoperator
+    from hardware.factory import device_config, make_robot, make_teleoperator
 
-    robot = make_robot(request.robot, port=request.robot_port, id=request.robot_id)
+    timing = request.timing
+    robot = make_robot(
+        timing.device_overrides(device_config(request.robot, port=request.robot_port, id=request.robot_id))
+    )
     teleop = None
     if request.teleop is not None:
-        teleop = make_teleoperator(request.teleop, port=request.teleop_port, id=request.teleop_id)
-    cameras = {c.name: make_camera(c, fps=request.fps) for c in parse_camera_specs(request.cameras)}
+        teleop = make_teleoperator(
+            timing.device_overrides(
+                device_config(request.teleop, port=request.teleop_port, id=request.teleop_id)
+            )
+        )
+    cameras = {
+        c.name: make_camera(timing.camera_overrides(c), fps=request.fps)
+        for c in parse_camera_specs(request.cameras)
+    }
     clash = sorted(set(cameras) & set(robot.observation_features))
     if clash:
         raise ConfigError(f"camera names {clash} clash with the robot's own observation keys; rename them")
@@ -142,6 +152,33 @@ def _open_writer(request: RecordRequest, features: dict[str, Any], robot_type: s
     )
 
 
+def _share_terminal(devices: Devices, request: RecordRequest) -> Callable[[str], None] | None:
+    """A keyboard teleoperator gets the keys the recorder does not use (one reader of the terminal, no
+    key stolen by the other); its bindings must leave the recorder's letters free."""
+    from hardware.robots.keyboard import KeyboardTeleop
+
+    teleop = devices.teleop
+    if not request.keyboard or not isinstance(teleop, KeyboardTeleop):
+        return None
+    clash = sorted(set(teleop.config.bindings) & CONTROL_LETTERS)
+    if clash:
+        raise ConfigError(
+            f"the keyboard teleoperator binds {', '.join(clash)}, which the recorder uses (n next, r re-record, "
+            "q stop, s/f success/failure); bind other keys in its config (the bundled 'keyboard' config does)"
+        )
+    buffer = KeyBuffer()
+    teleop.use_key_source(buffer.drain)
+    return buffer.feed
+
+
+def _refuse_if_in_use(request: RecordRequest) -> None:
+    from robopipe.format.lock import acquire
+
+    root = request.dataset_root()
+    if root.parent.is_dir():
+        acquire(root).release()  # raises DatasetInUseError naming the writer that holds it
+
+
 def _ask_metadata(request: RecordRequest, events: RecordEvents, prompt: Prompt) -> dict[str, Any]:
     success = events.success if events.success is not None else request.success
     notes = request.notes
@@ -196,8 +233,10 @@ def record_session(
         devices: already built devices (tests, benchmarks); built from the request when omitted.
         options: loop options (injected clock in tests); default from ``request.fps``.
     """
+    _refuse_if_in_use(request)  # before starting any device; the writer's own lock stays authoritative
     events = events or RecordEvents()
-    options = options or LoopOptions(fps=request.fps, max_age_ms=request.max_camera_age_ms)
+    max_age_ms = request.timing.camera_max_age_ms or request.max_camera_age_ms
+    options = options or LoopOptions(fps=request.fps, max_age_ms=max_age_ms)
     devices = devices or build_devices(request)
     root = request.dataset_root()
     reports: list[EpisodeReport] = []
@@ -215,6 +254,7 @@ def record_session(
                 root_logger.setLevel(logging.INFO)
             stack.callback(logging.getLogger().removeHandler, handler)
             stack.callback(handler.close)
+        passthrough = _share_terminal(devices, request)
         connect_cameras(devices.cameras)
         for cam in devices.cameras.values():
             stack.callback(cam.disconnect)
@@ -227,7 +267,7 @@ def record_session(
         writer = _open_writer(request, recorder.features, getattr(devices.robot, "name", "robot"))
         recorder.writer = writer
         publisher = _make_publisher(request, root)
-        keys = TerminalKeys(events) if request.keyboard else None
+        keys = TerminalKeys(events, passthrough=passthrough) if request.keyboard else None
         if keys is not None:
             stack.enter_context(keys)
 

@@ -256,6 +256,13 @@ def record(
     prompt_metadata: Annotated[
         bool | None, Parameter(negative=(), help="Ask success/notes after each episode.")
     ] = None,
+    timing: Annotated[
+        str | None,
+        Parameter(
+            help="Device time budget: 'default' (each device's own, tight for real arms) or 'patient' "
+            "(simulators on a loaded machine: 2 s bus timeout, 10 s camera staleness)."
+        ),
+    ] = None,
     as_json: Annotated[
         bool, Parameter(name="--json", negative=(), help="Print the RecordResult as JSON.")
     ] = False,
@@ -314,6 +321,7 @@ def record(
         "notes": notes,
         "collector": collector,
         "prompt_metadata": prompt_metadata,
+        "timing": timing,
     }
     if rename_map is not None:
         try:

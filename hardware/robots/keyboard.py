@@ -59,6 +59,10 @@ class KeyboardTeleop(Teleoperator):
         keys = dict.fromkeys([*self.config.initial, *(k for k, _ in self.config.bindings.values())])
         return {key: float for key in keys}
 
+    def use_key_source(self, key_source: Callable[[], str]) -> None:
+        """Take keys from ``key_source`` instead of the terminal (the recorder forwards the keys it does not use)."""
+        self._key_source = key_source
+
     def connect(self) -> None:
         if self._key_source is not None:
             self._read = self._key_source

@@ -122,6 +122,7 @@ def test_dashboard_style_run_of_served_ingest_deployment(
                 "episode_time_s": 1.0,
                 "reset_time_s": 0.0,
                 "keyboard": False,
+                "timing": "patient",  # a simulator on a loaded machine: see tests/fixtures/timing.py
             },
             "master": str(tmp_path / "master"),
             "gx": False,

@@ -27,6 +27,7 @@ def _request(tmp_path: Path, record: bool) -> Any:
         "episode_time_s": 1.0,
         "reset_time_s": 0,
         "keyboard": False,
+        "timing": "patient",  # a simulator on a loaded machine: see tests/fixtures/timing.py
     }
     return IngestRequest.model_validate(
         {

@@ -14,10 +14,11 @@ from hardware.factory import make_robot, make_teleoperator
 from hardware.sim.presets import preset_calibration
 from hardware.sim.pty_host import SimulatorProcess
 from robopipe.errors import DeviceError, DeviceTimeoutError, TransientError
+from tests.fixtures.timing import SIM_BUS
 from tests.hardware.conftest import so_motors
 
 #: generous bus timing: the machine running the tests may be heavily loaded (no timing is asserted)
-PATIENT = {"timeout_s": 0.5, "num_retries": 3}
+PATIENT = SIM_BUS  # the test's time budget for a simulator process on a loaded machine
 
 
 @pytest.fixture

@@ -186,7 +186,7 @@ def test_openk_leader_has_seven_sts_joints() -> None:
 
 
 def test_keyboard_teleop_integrates_held_keys() -> None:
-    keys = iter(["q", "q", "", "h"])
+    keys = iter(["u", "u", "", "h"])
     teleop = make_teleoperator("keyboard")
     assert isinstance(teleop, KeyboardTeleop)
     teleop = KeyboardTeleop(teleop.config, key_source=lambda: next(keys, ""))

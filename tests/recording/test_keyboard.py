@@ -84,3 +84,52 @@ def test_terminal_reader_on_a_pty_restores_the_terminal() -> None:
 def test_not_a_terminal_is_a_no_op(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with (tmp_path / "f").open("w+") as f, TerminalKeys(RecordEvents(), stream=f) as keys:
         assert not keys.active
+
+
+def test_other_keys_are_passed_on_and_escape_sequences_are_not() -> None:
+    others: list[bytes] = []
+    events, rest = parse_keys(b"un\x1b[Cj\x1b[Ax;q", others)
+    assert events == ["next", "next", "stop"] and rest == b""
+    assert b"".join(others) == b"ujx;"
+
+
+def test_keyboard_teleop_shares_the_terminal_with_the_recorder() -> None:
+    from hardware.factory import make_teleoperator
+    from hardware.robots.keyboard import KeyboardTeleop
+    from recording.keyboard import CONTROL_LETTERS, KeyBuffer
+
+    teleop = make_teleoperator("keyboard")
+    assert isinstance(teleop, KeyboardTeleop)
+    assert not set(teleop.config.bindings) & CONTROL_LETTERS  # the bundled bindings leave them free
+    master, slave = os.openpty()
+    stream = os.fdopen(slave, "rb", buffering=0)
+    events, buffer = RecordEvents(), KeyBuffer()
+    teleop.use_key_source(buffer.drain)
+    try:
+        with TerminalKeys(events, stream=stream, passthrough=buffer.feed), teleop:
+            os.write(master, b"u")  # shoulder_pan +1: the teleop's key, not a control key
+            os.write(master, b"q")  # stop: the recorder's
+            assert _wait_for(lambda: events.stop_recording)
+            assert teleop.get_action()["shoulder_pan.pos"] == 1.0
+        assert events.log == ["stop"]
+    finally:
+        stream.close()
+        os.close(master)
+
+
+def test_a_keyboard_teleop_binding_a_control_key_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from recording import RecordRequest
+    from recording.session import build_devices, record_session
+    from robopipe.errors import ConfigError
+
+    teleop = {
+        "type": "keyboard",
+        "initial": {"shoulder_pan.pos": 0.0},
+        "bindings": {"q": ["shoulder_pan.pos", 1]},
+    }
+    req = RecordRequest(
+        robot="sim-so101", teleop=teleop, repo_id="a/b", single_task="t", root=tmp_path / "ds"
+    )
+    with pytest.raises(ConfigError, match="binds q, which the recorder uses"):
+        record_session(req, devices=build_devices(req))  # refused before any device connects
+    assert not (tmp_path / "ds").exists()

@@ -31,7 +31,7 @@ def test_keys_on_a_terminal_drive_the_session(tmp_path: Path) -> None:
     root = tmp_path / "ds"
     cmd = [sys.executable, "-m", "flows.cli", "record", "--robot", "sim-so101", "--teleop", "sim-so101-leader",
            "--camera", "sim:64x48", "--repo-id", "me/keys", "--root", str(root), "--single-task", "t",
-           "--fps", "10", "--num-episodes", "3", "--episode-time-s", "60", "--reset-time-s", "60"]  # fmt: skip
+           "--fps", "10", "--timing", "patient", "--num-episodes", "3", "--episode-time-s", "60", "--reset-time-s", "60"]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     os.close(slave)

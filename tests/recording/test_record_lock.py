@@ -14,7 +14,7 @@ from tests.recording.test_record_cli_keys import _wait_line
 
 def _record(root: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "flows.cli", "record", "--robot", "sim-so101", "--teleop", "sim-so101-leader",
-            "--repo-id", "me/lock", "--root", str(root), "--single-task", "t", "--fps", "10",
+            "--repo-id", "me/lock", "--root", str(root), "--single-task", "t", "--fps", "10", "--timing", "patient",
             *extra]  # fmt: skip
 
 
@@ -32,18 +32,19 @@ def test_resume_while_recording_is_refused_and_the_saved_episode_survives(tmp_pa
     os.close(slave)
     seen: list[str] = []
     try:
-        _wait_line(first, "recording episode 0", seen)
+        # generous bounds (not timing asserts): a loaded machine may take a minute to start the simulators
+        _wait_line(first, "recording episode 0", seen, timeout=300)
         os.write(master, b"n")  # end episode 0
-        _wait_line(first, "reset:", seen)
+        _wait_line(first, "reset:", seen, timeout=300)
         os.write(master, b"n")  # end the reset: episode 0 is saved, episode 1 records for up to 600 s
-        _wait_line(first, "recording episode 1", seen)
+        _wait_line(first, "recording episode 1", seen, timeout=300)
         second = subprocess.run(
             _record(root, "--resume", "--num-episodes", "1", "--episode-time-s", "1", "--reset-time-s", "0"),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
             env=env,
-            timeout=180,
+            timeout=300,
         )
         assert second.returncode == 2, second.stderr
         assert f"is in use by PID {first.pid} (" in second.stderr and "Traceback" not in second.stderr

@@ -25,6 +25,7 @@ from recording.session import record_session
 from robopipe.errors import DatasetExistsError
 from robopipe.format.reader import DatasetReader
 from tests.fixtures.lerobot_ref import run_reference
+from tests.fixtures.timing import CAMERA_MAX_AGE_MS, SIM_BUS, TEST_TIMING_NAME
 
 FPS = 15
 FRAMES = 23  # 1.5 s at 15 fps
@@ -44,6 +45,7 @@ def request(root: Path, **kw: Any) -> RecordRequest:
         "reset_time_s": 0,
         "keyboard": False,
         "collector": "ci",
+        "timing": TEST_TIMING_NAME,
     }
     fields.update(kw)
     return RecordRequest(**fields)
@@ -77,7 +79,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, list[
         return next(answers)
 
     # phase 0: episode 0, re-recorded after 8 frames; phases 1-3: episodes 0, 1, 2 in full
-    options = LoopOptions(fps=FPS, on_tick=Script({(0, 8): "rerecord"}))
+    options = LoopOptions(fps=FPS, max_age_ms=CAMERA_MAX_AGE_MS, on_tick=Script({(0, 8): "rerecord"}))
     result = record_session(request(root, prompt_metadata=True), prompt=prompt, options=options)
     return root, result, asked
 
@@ -121,7 +123,7 @@ def test_episode_metadata_has_timing_and_answers(recorded: tuple[Path, Any, list
 
 def test_replay_moves_the_simulated_follower(recorded: tuple[Path, Any, list[str]]) -> None:
     root, _, _ = recorded
-    robot = make_robot("sim-so101")
+    robot = make_robot("sim-so101", **SIM_BUS)
     with robot:
         result = replay_episode(ReplayRequest(robot="sim-so101", root=root, episode=1), robot=robot)
         assert result.frames == FRAMES and result.fps == FPS
@@ -161,7 +163,7 @@ def test_resume_appends_and_existing_dataset_is_refused(
 
 def test_interrupt_keeps_saved_episodes(tmp_path: Path) -> None:
     root = tmp_path / "ds"
-    options = LoopOptions(fps=FPS, on_tick=Script({(1, 5): "interrupt"}))
+    options = LoopOptions(fps=FPS, max_age_ms=CAMERA_MAX_AGE_MS, on_tick=Script({(1, 5): "interrupt"}))
     with pytest.raises(KeyboardInterrupt):
         record_session(request(root, cameras=["sim:64x48"]), options=options)
     r = DatasetReader(root)
@@ -171,7 +173,7 @@ def test_interrupt_keeps_saved_episodes(tmp_path: Path) -> None:
 
 def test_stop_key_ends_session_and_keeps_the_episode(tmp_path: Path) -> None:
     root = tmp_path / "ds"
-    options = LoopOptions(fps=FPS, on_tick=Script({(0, 10): "stop"}))
+    options = LoopOptions(fps=FPS, max_age_ms=CAMERA_MAX_AGE_MS, on_tick=Script({(0, 10): "stop"}))
     result = record_session(request(root, cameras=[], num_episodes=5), options=options)
     assert result.stopped_early and result.total_episodes == 1 and result.episodes[0].frames == 10
 
@@ -180,7 +182,7 @@ def test_cli_demo_with_config_file(tmp_path: Path, capsys: pytest.CaptureFixture
     cfg = tmp_path / "record.yaml"
     cfg.write_text(
         "robot: sim-so101\nteleop: sim-so101-leader\ncameras: ['sim:64x48']\nrepo_id: me/demo\n"
-        "single_task: wave\nfps: 10\nepisode_time_s: 0.5\nreset_time_s: 0.2\n"
+        "single_task: wave\nfps: 10\nepisode_time_s: 0.5\nreset_time_s: 0.2\ntiming: patient\n"
     )
     log = tmp_path / "rec.log"
     args = ["record", "--config", str(cfg), "--root", str(tmp_path / "ds"), "--num-episodes", "2",

@@ -157,7 +157,18 @@ def test_record_on_a_full_disk_keeps_saved_episodes_for_repair(
     disk = small_disk(160 * 1024)
     root = disk / "rec"
     argv = ["record", "--robot", "sim-so101", "--teleop", "sim-so101-leader", "--camera", "sim:160x120"]
-    argv += ["--repo-id", "lab/full", "--root", str(root), "--single-task", "t", "--fps", "30"]
+    argv += [
+        "--repo-id",
+        "lab/full",
+        "--root",
+        str(root),
+        "--single-task",
+        "t",
+        "--fps",
+        "30",
+        "--timing",
+        "patient",
+    ]
     code = main([*argv, "--num-episodes", "8", "--episode-time-s", "1", "--reset-time-s", "0"])
     err = capsys.readouterr().err.splitlines()
     assert code == 2
