@@ -121,10 +121,11 @@ class ZarrReader:
             yield SourceEpisode(index=i, source=source, steps=steps, metadata=meta)
 
     def infer_mapping(self) -> ConversionMapping:
-        """Cameras: uint8 image arrays; action: 'action'; state: the other float vectors (robot-ish names
-        first); fps is not stored in replay buffers and must be given."""
+        """Cameras: uint8 image arrays; depth: uint16 HxWx1 arrays (mm); action: 'action'; state: the other
+        float vectors (robot-ish names first); fps is not stored in replay buffers and must be given."""
         desc = self.describe()
         cams = {n: CameraSpec(key=n) for n, f in desc.fields.items() if f.is_image}
+        depth = {n: n for n, f in desc.fields.items() if f.dtype == "uint16" and f.shape[2:] == (1,)}
         floats = [
             n for n, f in desc.fields.items()
             if f.kind == "tensor" and f.dtype.startswith("float") and len(f.shape) <= 1 and n not in cams
@@ -136,6 +137,7 @@ class ZarrReader:
         return ConversionMapping(
             name=desc.name,
             cameras=cams,
+            depth=depth,
             state=VectorSpec(parts=[VectorPart(key=k) for k in state]) if state else None,
             action=VectorSpec(parts=[VectorPart(key=k) for k in action[:1]]) if action else None,
             task=TaskSpec(key="task") if self.task is not None else TaskSpec(),

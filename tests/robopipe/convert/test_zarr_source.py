@@ -132,3 +132,28 @@ def test_single_channel_image_array_becomes_an_rgb_camera(tmp_path: Path) -> Non
     with av.open(str(path)) as c:
         got = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])])
     assert np.abs(got.astype(int) - np.repeat(ir, 3, axis=-1).astype(int)).max() <= 2
+
+
+def test_uint16_depth_array_becomes_a_depth_map(tmp_path: Path) -> None:
+    import zarr
+
+    from robopipe.convert.zarr_source import ZarrReader
+
+    root = zarr.open_group(str(tmp_path / "d.zarr"), mode="w", zarr_format=2)
+    d = np.stack([np.full((24, 32, 1), 500 + 100 * i, np.uint16) for i in range(4)])
+    root.create_group("data").create_array("camera0_depth", shape=d.shape, dtype="uint16")[:] = d
+    root["data"].create_array("action", shape=(4, 2), dtype="float32")[:] = 0
+    root.create_group("meta").create_array("episode_ends", shape=(1,), dtype="int64")[:] = [4]
+    assert ZarrReader(tmp_path / "d.zarr").infer_mapping().depth == {"camera0_depth": "camera0_depth"}
+    out = tmp_path / "out"
+    run_local(
+        ConvertRequest(
+            source=SourceSpec(kind="zarr", path=str(tmp_path / "d.zarr")), out=out, fps=10, workers=1
+        )
+    )
+    feat = json.loads((out / "meta" / "info.json").read_text())["features"][
+        "observation.images.camera0_depth"
+    ]
+    assert feat["info"]["is_depth_map"] and feat["shape"] == [24, 32, 1]
+    got = np.stack(list(DatasetReader(out).iter_video_frames("observation.images.camera0_depth", 0)))
+    assert np.abs(got.astype(int) - d.astype(int)).max() <= 3  # 12-bit log quantisation around 0.5 m
