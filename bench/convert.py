@@ -128,7 +128,7 @@ def run_robopipe(
     encoder_threads: int | None = None,
 ) -> dict[str, float]:
     """One conversion; ``workers == 1`` runs in process, else on Dask (``address``: an already warm cluster)."""
-    from robopipe.convert.engine import ConvertRequest, EncoderOptions, run_local
+    from robopipe.convert.engine import ConvertRequest, EncoderOptions, run_conversion
     from robopipe.convert.source import SourceSpec
 
     req = ConvertRequest(
@@ -136,17 +136,14 @@ def run_robopipe(
         out=out,
         fps=10,
         encoder=EncoderOptions(threads=encoder_threads),
-        workers=workers,
         shards=shards or workers,
-        dask_address=address,
     )
-    c0, t0 = _cpu(), time.perf_counter()
-    if workers == 1 and address is None:
-        rep = run_local(req)
-    else:
-        from tasks.convert_dask import run_conversion
+    from robopipe.execution import Execution
+    from tasks.executors import open_executor
 
-        rep = run_conversion(req)
+    c0, t0 = _cpu(), time.perf_counter()
+    with open_executor(Execution.from_options(0 if workers == 1 else workers, address)) as executor:
+        rep = run_conversion(req, executor)
     return {"frames": rep.frames, "wall": time.perf_counter() - t0, "cpu": _cpu() - c0}
 
 
@@ -155,10 +152,10 @@ def run_warm(
 ) -> dict[str, float]:
     """Steady state on Dask: workers started and warmed up (imports, TF tracing, encoder start) by a
     one-episode-per-worker conversion before the clock starts."""
-    from robopipe.convert.engine import ConvertRequest, EncoderOptions
+    from robopipe.convert.engine import ConvertRequest, EncoderOptions, run_conversion
     from robopipe.convert.source import SourceSpec
-    from tasks.convert_dask import run_conversion
     from tasks.dask_cluster import dask_client
+    from tasks.executors import DaskExecutor
 
     tag = f"{workers}-{encoder_threads or 'auto'}"
     with dask_client(None, workers) as client:
@@ -170,9 +167,8 @@ def run_warm(
             encoder=EncoderOptions(threads=encoder_threads),
             episodes=f"0:{workers}",
             shards=workers,
-            dask_address=address,
         )
-        run_conversion(warm)
+        run_conversion(warm, DaskExecutor(client))
         r = run_robopipe(
             data_dir,
             work / f"warm{tag}",

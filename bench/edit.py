@@ -140,7 +140,8 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=None)
     args = ap.parse_args()
 
-    from robopipe.edit import EditRequest, MergeRequest, edit, merge, thread_runner
+    from robopipe.edit import EditRequest, MergeRequest, edit, merge
+    from robopipe.execution import ThreadExecutor
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="robopipe-bench-edit-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -164,7 +165,7 @@ def main() -> None:
             f"{args.cameras} camera(s) {args.width}x{args.height}; BASE {_size([base]) / 1e6:.1f} MB "
             f"(made in {time.perf_counter() - t0:.1f}s)"
         )
-        runner = thread_runner(args.workers)
+        runner = ThreadExecutor(args.workers)
         from robopipe.edit import load_source
 
         load_source(base)  # warm-up: imports and first-use initialisation are not part of an operation
@@ -173,7 +174,7 @@ def main() -> None:
         t0 = time.perf_counter()
         edit(
             EditRequest(operation="delete-episodes", root=base, episodes=delete, out=work / "rp_delete"),
-            runner=runner,
+            executor=runner,
         )
         rp["delete"] = time.perf_counter() - t0
         subprocess.run(["sync"], check=True)
@@ -182,16 +183,16 @@ def main() -> None:
             EditRequest(
                 operation="split", root=base, splits={"train": 0.8, "val": 0.2}, out=work / "rp_split"
             ),
-            runner=runner,
+            executor=runner,
         )
         rp["split"] = time.perf_counter() - t0
         subprocess.run(["sync"], check=True)
         t0 = time.perf_counter()
-        merge(MergeRequest(out=work / "rp_merge2", roots=[base, base2]), runner=runner)
+        merge(MergeRequest(out=work / "rp_merge2", roots=[base, base2]), executor=runner)
         rp["merge2"] = time.perf_counter() - t0
         subprocess.run(["sync"], check=True)
         t0 = time.perf_counter()
-        merge(MergeRequest(out=work / "rp_merge16", roots=shards), runner=runner)
+        merge(MergeRequest(out=work / "rp_merge16", roots=shards), executor=runner)
         rp["merge16"] = time.perf_counter() - t0
         cp = {
             "delete": _cp([base], work / "cp_delete"),

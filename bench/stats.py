@@ -253,22 +253,19 @@ def main() -> None:
     row("robopipe compute (same loop)", timed(lambda: robopipe_compute(root)), n, ref)
     row(
         "robopipe stats --workers 0",
-        timed(lambda: recompute_stats(StatsRequest(root=root, workers=0))),
+        timed(lambda: recompute_stats(StatsRequest(root=root))),
         n,
         ref,
     )
     if not args.no_dask:
-        from tasks.stats_dask import dask_client, recompute_stats_dask
+        from robopipe.execution import Execution
+        from tasks.executors import open_executor
 
         for workers in (1, 2):
             t0 = time.perf_counter()
-            with dask_client(None, workers) as (client, _):
+            with open_executor(Execution(kind="dask-local", workers=workers)) as executor:
                 startup = time.perf_counter() - t0
-                secs = timed(
-                    lambda c=client, w=workers: recompute_stats_dask(
-                        StatsRequest(root=root, workers=w), client=c
-                    )
-                )
+                secs = timed(lambda ex=executor: recompute_stats(StatsRequest(root=root), ex))
             row(f"robopipe dask {workers} worker(s)", secs, n, ref)
             print(f"  {'':<34} (+{startup:.1f} s LocalCluster start-up, not included)")
 
@@ -285,21 +282,22 @@ def main() -> None:
             row("lerobot compute_quantile_stats", lv["seconds"], vn, vref)
         row(
             "robopipe stats --workers 0",
-            timed(lambda: recompute_stats(StatsRequest(root=vroot, workers=0))),
+            timed(lambda: recompute_stats(StatsRequest(root=vroot))),
             vn,
             vref,
         )
         row(
             "robopipe stats --no-images",
-            timed(lambda: recompute_stats(StatsRequest(root=vroot, workers=0, images=False))),
+            timed(lambda: recompute_stats(StatsRequest(root=vroot, images=False))),
             vn,
             vref,
         )
         if not args.no_dask:
-            from tasks.stats_dask import dask_client, recompute_stats_dask
+            from robopipe.execution import Execution
+            from tasks.executors import open_executor
 
-            with dask_client(None, 2) as (client, _):
-                secs = timed(lambda: recompute_stats_dask(StatsRequest(root=vroot, workers=2), client=client))
+            with open_executor(Execution(kind="dask-local", workers=2)) as executor:
+                secs = timed(lambda: recompute_stats(StatsRequest(root=vroot), executor))
             row("robopipe dask 2 workers", secs, vn, vref)
 
 

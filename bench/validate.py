@@ -105,7 +105,8 @@ def main() -> None:
     for name in ("distributed", "great_expectations"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
-    from tasks.validate_dask import DaskGxRunner
+    from robopipe.execution import Execution
+    from tasks.executors import open_executor
 
     print(f"numeric dataset: {args.frames} frames")
     num = numeric_dataset(args.work / f"numeric-{args.frames}", args.frames)
@@ -114,20 +115,18 @@ def main() -> None:
     run("hand-written rules (GX off)", num, args.frames, gx=False)
     run("GX on, serial", num, args.frames, gx=True)
     t0 = time.perf_counter()
-    with DaskGxRunner(workers=args.workers) as runner:
+    with open_executor(Execution(kind="dask-local", workers=args.workers)) as runner:
         print(f"  (LocalCluster with {args.workers} workers started in {time.perf_counter() - t0:.1f}s)")
-        run(
-            f"GX on, Dask LocalCluster x{args.workers} (warm-up)", num, args.frames, gx=True, gx_runner=runner
-        )
-        run(f"GX on, Dask LocalCluster x{args.workers}", num, args.frames, gx=True, gx_runner=runner)
+        run(f"GX on, Dask LocalCluster x{args.workers} (warm-up)", num, args.frames, gx=True, executor=runner)
+        run(f"GX on, Dask LocalCluster x{args.workers}", num, args.frames, gx=True, executor=runner)
     t0 = time.perf_counter()
-    with DaskGxRunner(workers=args.workers) as runner:
+    with open_executor(Execution(kind="dask-local", workers=args.workers)) as runner:
         run(
             f"GX on, Dask cold (incl. cluster start {args.workers}w)",
             num,
             args.frames,
             gx=True,
-            gx_runner=runner,
+            executor=runner,
         )
     print(f"  (cold run incl. cluster start+stop: {time.perf_counter() - t0:.1f}s)")
 

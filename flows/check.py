@@ -23,7 +23,7 @@ def check_flow(request: CheckRequest) -> dict[str, Any]:
     stats = None
     if report["valid"]:
         with dask_cluster(request.execution) as address:
-            stats = stats_flow.with_options(task_runner=task_runner(address))(
+            stats = stats_flow.with_options(task_runner=task_runner(address, request.execution.workers))(
                 StatsRequest(root=request.root, images=request.images)
             )
     else:

@@ -7,14 +7,14 @@ from typing import Any
 from prefect import flow
 
 from flows import artifacts
-from robopipe.edit import EditRequest
-from tasks.edit import edit_dataset_task
+from robopipe.edit import EditRequest, edit
+from tasks.executors import PrefectExecutor
 
 
 @flow(name="edit")
 def edit_flow(request: EditRequest) -> dict[str, Any]:
-    """Run one edit; returns the EditReport dict."""
-    report = edit_dataset_task(request)
+    """Run one edit (the recipe the CLI runs; one task run per output file); returns the EditReport dict."""
+    report = edit(request, PrefectExecutor()).model_dump(mode="json")
     artifacts.run_table(
         artifacts.artifact_key("edit", request.operation, request.root.name),
         [{"output": o["root"], "episodes": o["episodes"], "frames": o["frames"]} for o in report["outputs"]],

@@ -49,7 +49,7 @@ def ingest_flow(request: IngestRequest) -> dict[str, Any]:
     quarantined: list[dict[str, Any]] = []
     good: list[Path] = []
     with dask_cluster(request.execution) as address:
-        runner = task_runner(address)
+        runner = task_runner(address, request.execution.workers)
         for session in pending_sessions(sessions):
             row = _check_session(session, request, runner, quarantined)
             rows.append(row)
@@ -63,7 +63,7 @@ def ingest_flow(request: IngestRequest) -> dict[str, Any]:
                 import shutil
 
                 shutil.rmtree(staged)  # left by an interrupted merge; never the master itself
-            merged = merge_flow(MergeRequest(out=staged, roots=inputs, workers=request.execution.workers))
+            merged = merge_flow(MergeRequest(out=staged, roots=inputs))
             promote_master_task(staged, request.master)
             for s in {Path(r["session"]) for r in rows if r["status"] != "skipped"}:
                 mark_merged(s)

@@ -1,4 +1,4 @@
-"""Stage flow ``merge``: several datasets into one (stream copy, no re-encode)."""
+"""Stage flow ``merge``: several datasets into one (stream copy, no re-encode); one task run per output file."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from typing import Any
 from prefect import flow
 
 from flows import artifacts
-from robopipe.edit import MergeRequest
-from tasks.edit import merge_datasets_task
+from robopipe.edit import MergeRequest, merge
+from tasks.executors import PrefectExecutor
 
 
 @flow(name="merge")
 def merge_flow(request: MergeRequest) -> dict[str, Any]:
-    """Merge ``request.roots`` into ``request.out``; returns the EditReport dict."""
-    report = merge_datasets_task(request)
+    """Merge ``request.roots`` into ``request.out`` (the recipe ``robopipe merge`` runs); the EditReport dict."""
+    report = merge(request, PrefectExecutor()).model_dump(mode="json")
     artifacts.run_table(
         artifacts.artifact_key("merge", request.out.name),
         [

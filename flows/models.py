@@ -12,9 +12,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from flows.runtime import Execution
 from recording import RecordRequest
 from robopipe.convert.engine import ConvertRequest
+from robopipe.execution import Execution
 from robopipe.publish.models import check_repo_id
 from robopipe.publish.versioning import check_version_tag
 

@@ -6,13 +6,12 @@ others finish; nothing is merged until every shard is good, and a re-run convert
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from prefect import flow, get_run_logger
 
 from flows import artifacts
-from flows.convert import merge_finished, run_shards
+from flows.convert import convert_and_check
 from flows.models import PortRequest, PublishStep
 from flows.publish_step import publish_step
 from flows.runtime import dask_cluster, task_runner
@@ -25,9 +24,8 @@ from robopipe.validate import ValidateRequest
 @flow(name="port-shards")
 def port_shards_flow(request: PortRequest) -> dict[str, Any]:
     """The shard stage of ``port``: convert + validate every shard, then merge them (on the Dask runner)."""
-    t0 = time.perf_counter()
-    plan_json, rows = run_shards(request.convert, gx=request.gx)
-    return merge_finished(plan_json, rows, t0, request.convert.out.name)
+    report = convert_and_check(request.convert, gx=request.gx, workers=request.execution.workers)
+    return report.model_dump(mode="json")
 
 
 @flow(name="port")
@@ -37,7 +35,7 @@ def port_flow(request: PortRequest) -> dict[str, Any]:
     out = request.convert.out
     summary: dict[str, Any] = {"out": str(out)}
     with dask_cluster(request.execution) as address:
-        runner = task_runner(address)
+        runner = task_runner(address, request.execution.workers)
         conversion = port_shards_flow.with_options(task_runner=runner)(request)
         summary["conversion"] = conversion
         stats = stats_flow.with_options(task_runner=runner)(StatsRequest(root=out, images=request.images))

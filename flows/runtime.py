@@ -1,9 +1,10 @@
 """Where flows run: the Dask cluster behind the task runner and the Prefect API (embedded by default).
 
-* :class:`Execution` is the part of a pipeline request that picks the cluster: a ``LocalCluster`` of
-  ``workers`` processes (one thread each, no dashboard) or ``dask_address`` of an existing scheduler
-  (dask-jobqueue, Kubernetes operator, ``dask scheduler``/``dask worker`` by hand). Workers must see the
-  dataset roots at the same paths and reach the Prefect API.
+* :class:`~robopipe.execution.Execution` (the core's one model of "where to run") is the part of a pipeline
+  request that picks the task runner: a ``LocalCluster`` of ``workers`` processes (one thread each, no
+  dashboard), the ``address`` of an existing scheduler (dask-jobqueue, Kubernetes operator, ``dask
+  scheduler``/``dask worker`` by hand), or threads of the flow process. Dask workers must see the dataset
+  roots at the same paths and reach the Prefect API.
 * :func:`prefect_api` starts an embedded Prefect server (SQLite under ``$PREFECT_HOME``) when
   ``PREFECT_API_URL`` is not set, and exports its URL so Dask worker processes report to the same API.
 """
@@ -19,24 +20,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from robopipe.errors import ConfigError
+from robopipe.execution import Execution
 from tasks.dask_cluster import dask_client, local_cluster_kwargs
 
 log = logging.getLogger(__name__)
-
-
-class Execution(BaseModel):
-    """Which Dask cluster runs the per-file / per-shard tasks."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    workers: int = Field(default=2, ge=1, le=256, description="worker processes of the local Dask cluster")
-    dask_address: str | None = Field(
-        default=None,
-        description="address of an existing Dask scheduler (tcp://host:8786) instead of a local cluster",
-    )
 
 
 def default_task_runner() -> Any:
@@ -46,18 +34,26 @@ def default_task_runner() -> Any:
     return DaskTaskRunner(cluster_kwargs=local_cluster_kwargs(2))
 
 
-def task_runner(address: str) -> Any:
-    """A ``DaskTaskRunner`` on an already running scheduler (shared by the stages of a pipeline)."""
+def task_runner(address: str | None, workers: int = 1) -> Any:
+    """A ``DaskTaskRunner`` on an already running scheduler, or threads when ``address`` is None."""
+    if address is None:
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner(max_workers=workers)
     from prefect_dask import DaskTaskRunner
 
     return DaskTaskRunner(address=address)
 
 
 @contextmanager
-def dask_cluster(execution: Execution) -> Iterator[str]:
-    """The scheduler address to use: ``execution.dask_address``, or a ``LocalCluster`` for this block."""
-    if execution.dask_address:
-        yield execution.dask_address
+def dask_cluster(execution: Execution) -> Iterator[str | None]:
+    """The scheduler address to use: ``execution.address``, a ``LocalCluster`` for this block, or None
+    (kinds serial/threads/prefect: the stages run in threads of the flow process)."""
+    if execution.kind == "dask-address":
+        yield execution.address
+        return
+    if execution.kind != "dask-local":
+        yield None
         return
     with dask_client(None, execution.workers) as client:
         address = client.scheduler.address

@@ -75,3 +75,61 @@ def test_project_imports_point_one_way(package: str) -> None:
         if name.split(".")[0] in PROJECT_PACKAGES and name.split(".")[0] not in allowed
     ]
     assert not bad, f"{package}/ may import only {sorted(allowed)}:\n" + "\n".join(bad)
+
+
+# One recipe per stage: the unit functions are called only by their stage's recipe module (and where they
+# are defined), and every entry point (CLI command, flow) calls the recipe, so no stage is written twice.
+RECIPES = {
+    "robopipe/stats/recompute.py": ("recompute_stats", ("run_unit", "finalize_episodes_file")),
+    "robopipe/validate/engine.py": ("validate", ("run_gx_file",)),
+    "robopipe/edit/ops.py": ("merge", ("execute_data_file", "execute_video_file", "run_job")),
+    "robopipe/convert/engine.py": ("run_conversion", ("convert_shard",)),
+}
+ENTRY_POINTS = {
+    "recompute_stats": ("flows/commands/stats.py", "flows/stats.py"),
+    "validate": ("flows/commands/validate.py", "tasks/validate.py"),
+    "merge": ("flows/commands/edit.py", "flows/merge.py"),
+    "edit": ("flows/commands/edit.py", "flows/edit.py"),
+    "run_conversion": ("flows/commands/convert.py", "flows/convert.py"),
+}
+CODE_PACKAGES = ("robopipe", "hardware", "recording", "tasks", "flows")
+
+
+def _called(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            f = node.func
+            names.add(f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else "")
+        elif isinstance(node, ast.Name | ast.Attribute):  # passed as a value (executor.map(unit, ...))
+            names.add(node.id if isinstance(node, ast.Name) else node.attr)
+    return names
+
+
+def _defined(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+
+def test_unit_functions_are_used_only_by_their_recipe() -> None:
+    offenders = []
+    for recipe, (_, units) in RECIPES.items():
+        for p in sorted(f for pkg in CODE_PACKAGES for f in (PROJECT / pkg).rglob("*.py")):
+            rel = str(p.relative_to(PROJECT))
+            if rel == recipe:
+                continue
+            used = _called(p) & set(units) - _defined(p)
+            offenders += [f"{rel} uses {name} (only {recipe} may)" for name in sorted(used)]
+    assert not offenders, "a stage is orchestrated outside its recipe:\n" + "\n".join(offenders)
+
+
+def test_every_entry_point_calls_the_recipe_and_no_stage_copy_remains() -> None:
+    missing = [
+        f"{entry} does not call {recipe}"
+        for recipe, entries in ENTRY_POINTS.items()
+        for entry in entries
+        if recipe not in _called(PROJECT / entry)
+    ]
+    assert not missing, "\n".join(missing)
+    copies = sorted(p.name for p in (PROJECT / "tasks").glob("*_dask.py"))
+    assert not copies, f"per-executor copies of a stage: {copies}"

@@ -67,12 +67,15 @@ def _run(
         robot_type=robot_type,
         episodes=episodes,
         shards=shards,
-        workers=workers,
-        dask_address=dask_address,
         work_dir=work_dir,
         encoder=EncoderOptions(codec=codec, crf=crf),
     )
-    plan = plan_conversion(req)  # fails before any work if the mapping does not fit
+    from robopipe.convert.engine import run_conversion
+    from robopipe.execution import Execution
+    from tasks.executors import open_executor
+
+    execution = Execution.from_options(0 if workers == 1 else workers, dask_address)
+    plan = plan_conversion(req, execution.workers)  # fails before any work if the mapping does not fit
     if mapping is None:
         print(f"# inferred mapping (save it and pass --mapping FILE to change it):\n{plan.mapping.to_yaml()}")
     from tqdm import tqdm
@@ -83,14 +86,8 @@ def _run(
         bar.update(1)
         bar.set_postfix(episodes=r.episodes, failed=len(r.failures))
 
-    if workers == 1 and dask_address is None:
-        from robopipe.convert.engine import run_local
-
-        report = run_local(req, on_shard=on_shard, plan=plan)
-    else:
-        from tasks.convert_dask import run_conversion
-
-        report = run_conversion(req, on_shard=on_shard, plan=plan)
+    with open_executor(execution) as executor:
+        report = run_conversion(req, executor, plan=plan, on_shard=on_shard)
     bar.close()
     rate = report.frames / report.seconds if report.seconds else 0.0
     print(
@@ -114,7 +111,7 @@ _COMMON_DOC = """
     shards
         Number of shards (default: 2 per worker).
     workers
-        Dask worker processes on a LocalCluster; 1 runs in this process without Dask.
+        Dask worker processes on a LocalCluster; 1 runs in this process without Dask (2 shards per worker).
     dask_address
         Scheduler address of an existing Dask cluster (``tcp://host:8786``).
     episodes

@@ -14,6 +14,7 @@ from cyclopts import App, Parameter
 
 if TYPE_CHECKING:
     from robopipe.edit import EditReport, EditRequest, MergeRequest
+    from robopipe.execution import Execution
 
 _Episodes = Annotated[list[int] | None, Parameter(consume_multiple=True)]
 _Strings = Annotated[list[str] | None, Parameter(consume_multiple=True)]
@@ -39,24 +40,27 @@ def _limits(data_mb: float | None, video_mb: float | None, chunks_size: int | No
     }
 
 
-def _run_merge(req: MergeRequest, address: str | None) -> EditReport:
-    if req.workers > 1 or address:
-        from tasks.edit_dask import merge_dask
+def _execution(workers: int, address: str | None) -> Execution:
+    """``--workers 1`` (the default) writes in this process; more use a local Dask cluster."""
+    from robopipe.execution import Execution
 
-        return merge_dask(req, address=address)
+    return Execution.from_options(0 if workers == 1 else workers, address)
+
+
+def _run_merge(req: MergeRequest, workers: int, address: str | None) -> EditReport:
     from robopipe.edit import merge
+    from tasks.executors import open_executor
 
-    return merge(req)
+    with open_executor(_execution(workers, address)) as executor:
+        return merge(req, executor)
 
 
-def _run_edit(req: EditRequest, address: str | None) -> EditReport:
-    if req.workers > 1 or address:
-        from tasks.edit_dask import edit_dask
-
-        return edit_dask(req, address=address)
+def _run_edit(req: EditRequest, workers: int, address: str | None) -> EditReport:
     from robopipe.edit import edit
+    from tasks.executors import open_executor
 
-    return edit(req)
+    with open_executor(_execution(workers, address)) as executor:
+        return edit(req, executor)
 
 
 def merge(
@@ -110,7 +114,6 @@ def merge(
             roots=list(roots),
             repo_id=repo_id,
             rename=parse_renames(rename),
-            workers=workers,
             **_limits(data_files_size_in_mb, video_files_size_in_mb, chunks_size),  # type: ignore[arg-type]
         )
     except ValidationError as exc:
@@ -119,7 +122,7 @@ def merge(
     from robopipe.format.atomic import disk_full_reported
 
     with disk_full_reported(out, "the inputs, unchanged; no output was committed"):
-        _print(_run_merge(req, dask_address))
+        _print(_run_merge(req, workers, dask_address))
     return 0
 
 
@@ -140,7 +143,7 @@ def _edit(
     root = resolve_dataset_root(root)
 
     try:
-        req = EditRequest(operation=operation, root=root, out=out, in_place=in_place, workers=workers, **kw)  # type: ignore[arg-type]
+        req = EditRequest(operation=operation, root=root, out=out, in_place=in_place, **kw)  # type: ignore[arg-type]
     except ValidationError as exc:
         print(f"error: {operation}: " + "; ".join(str(e["msg"]) for e in exc.errors()), file=sys.stderr)
         return 2
@@ -153,7 +156,7 @@ def _edit(
         else "the input, unchanged; no output was committed"
     )
     with disk_full_reported(target or root, kept):
-        _print(_run_edit(req, address))
+        _print(_run_edit(req, workers, address))
     return 0
 
 

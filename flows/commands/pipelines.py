@@ -183,7 +183,7 @@ def ingest(
             "gx": gx,
             "report_dir": report_dir,
             "publish": _publish(publish_repo, tag, target, registry),
-            "execution": {"workers": workers, "dask_address": dask_address},
+            "execution": {"workers": workers, "address": dask_address},
         }
     data.setdefault("master", master)
     return _run(ingest_flow, _build(IngestRequest, data, config), as_json)
@@ -253,15 +253,13 @@ def port(
         "mapping": mapping,
         "fps": fps,
         "shards": shards,
-        "workers": workers,
-        "dask_address": dask_address,
     }
     data = {
         "convert": {k: v for k, v in convert.items() if v is not None},
         "gx": gx,
         "report_dir": report_dir,
         "publish": _publish(publish_repo, tag, target, registry),
-        "execution": {"workers": workers, "dask_address": dask_address},
+        "execution": {"workers": workers, "address": dask_address},
     }
     return _run(port_flow, _build(PortRequest, data), as_json)
 

@@ -14,6 +14,7 @@ def stats(
     *,
     workers: int = 2,
     dask_address: str | None = None,
+    threads: bool = False,
     images: Annotated[bool, Parameter(negative="--no-images")] = True,
     skip_nonfinite: bool = False,
 ) -> int:
@@ -22,16 +23,19 @@ def stats(
     Numeric stats are read from the data parquet files; image/video stats decode LeRobot's sampled
     frames from the mp4 files (or PNG bytes). Rewrites the ``stats/*`` columns of meta/episodes (all
     other columns kept), the sketch side files under meta/robopipe/sketches and meta/stats.json, each
-    atomically. Runs one Dask task per data/video file on a local cluster or an existing scheduler.
+    atomically. Runs one unit per data/video file on a local Dask cluster, an existing scheduler, threads or
+    in this process: the same recipe as the stats flow, so the same bytes.
 
     Parameters
     ----------
     root
         Dataset folder (the one holding ``meta/info.json``), or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``.
     workers
-        Worker processes of the local Dask cluster; 0 runs everything in this process without Dask.
+        Worker processes of the local Dask cluster (threads with ``--threads``); 0 runs in this process.
     dask_address
         Use an existing Dask scheduler (e.g. ``tcp://10.0.0.5:8786``); its workers must see ROOT at the same path.
+    threads
+        Run the units in ``--workers`` threads of this process instead of Dask worker processes.
     images
         Recompute image/video stats. With ``--no-images`` the old camera stats are kept.
     skip_nonfinite
@@ -39,31 +43,28 @@ def stats(
     """
     from tqdm import tqdm
 
+    from robopipe.execution import Execution
     from robopipe.format.atomic import disk_full_reported
     from robopipe.format.home import resolve_dataset_root
     from robopipe.format.info import load_info
     from robopipe.stats.recompute import StatsRequest, recompute_stats
+    from tasks.executors import open_executor
 
     root = resolve_dataset_root(root)
 
-    request = StatsRequest(
-        root=root, workers=workers, dask_address=dask_address, images=images, skip_nonfinite=skip_nonfinite
-    )
+    request = StatsRequest(root=root, images=images, skip_nonfinite=skip_nonfinite)
     info = load_info(root)
     cams = sum(1 for f in info.features.values() if f.is_video) if images else 0
     kept_on_failure = f"the previous statistics of {root}, unchanged (meta/stats.json, the episodes' stats)"
+    execution = Execution.from_options(workers, dask_address, threads)
     with (
         disk_full_reported(root, kept_on_failure),
         tqdm(  # a bar on a terminal only (disable=None: off when stderr is not a TTY)
             total=info.total_frames * (1 + cams), unit="frame", unit_scale=True, desc="stats", disable=None
         ) as bar,
+        open_executor(execution) as executor,
     ):
-        if workers == 0 and not dask_address:
-            report = recompute_stats(request, progress=bar.update)
-        else:
-            from tasks.stats_dask import recompute_stats_dask
-
-            report = recompute_stats_dask(request, progress=bar.update)
+        report = recompute_stats(request, executor, progress=bar.update)
     kept = f", kept old stats of {report.kept_features}" if report.kept_features else ""
     print(
         f"{report.root}: stats of {report.episodes} episodes / {report.frames} frames from "

@@ -48,15 +48,17 @@ def validate(
     bounds
         YAML ``{feature: {min: [...], max: [...]}}`` of value limits (e.g. joint limits).
     workers
-        Dask LocalCluster workers for GX (default 2; 1 runs GX in this process).
+        Dask LocalCluster workers for GX (default 2; 0 or 1 runs GX in this process).
         Dask is used when there are several data files or --dask-address is given.
     dask_address
         Address of a running Dask scheduler (``tcp://host:8786``) to run GX on.
     """
+    from robopipe.execution import Execution
     from robopipe.format.home import resolve_dataset_root
     from robopipe.validate import ValidateRequest
     from robopipe.validate.engine import validate as run_validation
     from robopipe.validate.summary import format_summary
+    from tasks.executors import open_executor
 
     root = resolve_dataset_root(root)
 
@@ -67,29 +69,24 @@ def validate(
         suites=[str(s) for s in suite or []],
         bounds=None if bounds is None else str(bounds),
         report_dir=None if report_dir is None else str(report_dir),
-        workers=workers,
-        dask_address=dask_address,
     )
     from tqdm import tqdm
 
-    from robopipe.validate.engine import SerialGxRunner
-
+    execution = Execution.from_options(2 if workers is None else workers, dask_address)
     n_files = sum(1 for _ in (Path(root) / "data").glob("*/*.parquet"))
-    use_dask = request.gx and (dask_address is not None or (n_files > 1 and (workers or 2) > 1))
+    if dask_address is None and (not request.gx or n_files <= 1 or execution.workers == 1):
+        execution = Execution(kind="serial")  # one file or no GX: a cluster costs more than it saves
     # a bar on a terminal only (disable=None: off when stderr is not a TTY, e.g. in scripts and CI)
-    with tqdm(unit="exp", desc="great expectations", disable=None if request.gx else True) as bar:
+    with (
+        tqdm(unit="exp", desc="great expectations", disable=None if request.gx else True) as bar,
+        open_executor(execution) as executor,
+    ):
 
         def update(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        progress = None if bar.disable else update  # chunked GX calls only when someone watches
-        if use_dask:
-            from tasks.validate_dask import validate_on_dask
-
-            report = validate_on_dask(request, progress=progress)
-        else:
-            report = run_validation(request, gx_runner=SerialGxRunner(progress=progress))
+        report = run_validation(request, executor, progress=None if bar.disable else update)
     if as_json:
         print(report.model_dump_json(indent=2))
     else:

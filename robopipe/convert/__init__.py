@@ -7,7 +7,7 @@
 * :mod:`~robopipe.convert.mapping` (+ built-ins in ``mappings/*.yaml``), :mod:`~robopipe.convert.infer`,
   :mod:`~robopipe.convert.apply` — which source keys become which features, and how.
 * :mod:`~robopipe.convert.engine` — ``ConvertRequest``, shard planning, ``convert_shard`` (idempotent,
-  completion markers), ``merge_shards``, ``run_local``.
+  completion markers), ``merge_shards``, ``run_conversion`` (the convert recipe, on any executor).
 * :mod:`~robopipe.convert.v21` — LeRobot v2.1 -> v3.0 with stream-copied video
   (:mod:`~robopipe.convert.assemble`).
 """

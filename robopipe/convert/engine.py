@@ -15,6 +15,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +26,7 @@ from robopipe.convert.infer import infer_mapping
 from robopipe.convert.mapping import ConversionMapping, load_mapping
 from robopipe.convert.source import RESAMPLING_KINDS, EpisodeFailure, SourceSpec, open_reader
 from robopipe.errors import ConversionError, DatasetExistsError, RobopipeError
+from robopipe.execution import Executor, SerialExecutor
 from robopipe.format import safepath
 from robopipe.format.atomic import atomic_write_text
 
@@ -62,9 +64,9 @@ class ConvertRequest(BaseModel):
     fps: int | None = Field(default=None, gt=0, description="output fps (overrides the mapping)")
     robot_type: str | None = Field(default=None, description="robot type (overrides the mapping)")
     episodes: str | None = Field(default=None, description="episode range 'A:B' of the source (default: all)")
-    shards: int | None = Field(default=None, ge=1, description="number of shards (default: 2 per worker)")
-    workers: int = Field(default=2, ge=1, description="Dask workers (LocalCluster)")
-    dask_address: str | None = Field(default=None, description="scheduler address of an existing cluster")
+    shards: int | None = Field(
+        default=None, ge=1, description="number of shards (default: 2 per worker of the executor)"
+    )
     work_dir: Path | None = Field(
         default=None, description="shard datasets and markers (default: <out>.shards)"
     )
@@ -189,8 +191,11 @@ def resolve_mapping(request: ConvertRequest) -> tuple[ConversionMapping, Any]:
     return mapping, desc
 
 
-def plan_conversion(request: ConvertRequest) -> ConversionPlan:
-    """Resolve the mapping, fps, features and shards; fails before any work if the mapping does not fit."""
+def plan_conversion(request: ConvertRequest, workers: int = 1) -> ConversionPlan:
+    """Resolve the mapping, fps, features and shards; fails before any work if the mapping does not fit.
+
+    ``workers`` (the executor's) only sets the default shard count: 2 per worker.
+    """
     if request.source.kind != "hook":  # a hook's path is 'module:function', not a folder
         safepath.check_disjoint(request.out, [Path(request.source.path)], "convert output")
     mapping, desc = resolve_mapping(request)
@@ -207,7 +212,7 @@ def plan_conversion(request: ConvertRequest) -> ConversionPlan:
         n = stop - start
         if n <= 0:
             raise ConversionError(f"{request.source.path}: no episodes to convert (range {start}:{stop})")
-        count = min(request.shards or 2 * request.workers, n)
+        count = min(request.shards or 2 * max(1, workers), n)
         bounds = [start + (n * i) // count for i in range(count + 1)]
         shards = [ShardPlan(index=i, start=bounds[i], stop=bounds[i + 1]) for i in range(count)]
     work_dir = request.work_dir or request.out.with_name(request.out.name + ".shards")
@@ -381,19 +386,64 @@ def finish(plan: ConversionPlan, results: Sequence[ShardResult], seconds: float)
     return report
 
 
-def run_local(
+@dataclass(frozen=True)
+class ShardOutcome:
+    """One shard after the run: its result, or the error that stopped it (the other shards carry on)."""
+
+    index: int
+    result: ShardResult | None
+    error: str | None = None
+
+
+def convert_unit(plan: ConversionPlan, index: int) -> ShardResult:
+    """Unit of work: one shard (or its completion marker)."""
+    return convert_shard(plan, index)
+
+
+def run_conversion(
     request: ConvertRequest,
-    on_shard: Callable[[ShardResult], None] | None = None,
+    executor: Executor | None = None,
+    *,
     plan: ConversionPlan | None = None,
+    on_shard: Callable[[ShardResult], None] | None = None,
+    before_merge: Callable[[ConversionPlan, list[ShardOutcome]], None] | None = None,
 ) -> ConversionReport:
-    """Convert in this process, shard after shard (the executor used by tests and ``--workers 1``)."""
+    """The convert recipe: every unfinished shard on ``executor`` (default: serial), then the merge.
+
+    A failed shard does not stop the others; ``before_merge(plan, outcomes)`` sees every shard (e.g. to
+    validate them); then any failed shard raises :class:`ConversionError` before anything is merged, so a
+    re-run converts only what is missing.
+    """
     t0 = time.perf_counter()
-    plan = plan or plan_conversion(request)
-    prepare_work_dir(plan)
-    results = []
+    executor = executor or SerialExecutor()
+    plan = plan or plan_conversion(request, executor.workers)
+    todo = prepare_work_dir(plan)
+    log.info("%d shards, %d to do, on %s", len(plan.shards), len(todo), executor.name)
+    outcomes: dict[int, ShardOutcome] = {}
     for s in plan.shards:
-        r = convert_shard(plan, s.index)
-        results.append(r)
-        if on_shard is not None:
-            on_shard(r)
-    return finish(plan, results, time.perf_counter() - t0)
+        r = read_marker(plan, s.index) if s.index not in todo else None
+        if r is not None:
+            outcomes[s.index] = ShardOutcome(s.index, r)
+            if on_shard is not None:
+                on_shard(r)
+    sizes = [plan.shards[i].stop - plan.shards[i].start for i in todo]
+    with executor.map(convert_unit, plan, todo, weights=sizes, label="convert-shard") as stream:
+        for done in stream:
+            index = todo[done.index]
+            if done.error is not None:
+                outcomes[index] = ShardOutcome(index, None, f"{type(done.error).__name__}: {done.error}")
+                continue
+            outcomes[index] = ShardOutcome(index, done.value)
+            if on_shard is not None and done.value is not None:
+                on_shard(done.value)
+    ordered = [outcomes[i] for i in sorted(outcomes)]
+    if before_merge is not None:
+        before_merge(plan, ordered)
+    bad = [o for o in ordered if o.result is None]
+    if bad:
+        raise ConversionError(
+            f"{len(bad)} of {len(ordered)} shards failed ("
+            + "; ".join(f"shard {o.index}: {o.error}" for o in bad[:5])
+            + "); the finished shards are kept: fix the cause and re-run to convert only the rest"
+        )
+    return finish(plan, [o.result for o in ordered if o.result is not None], time.perf_counter() - t0)

@@ -25,9 +25,7 @@ from robopipe.edit.ops import (
     load_sources,
     merge,
     run_job,
-    run_serial,
     split_episodes,
-    thread_runner,
 )
 from robopipe.edit.plan import EditPlan, Selection, check_compatible, plan_edit
 from robopipe.edit.sources import Source, load_source
@@ -56,9 +54,7 @@ __all__ = [
     "parse_splits",
     "plan_edit",
     "run_job",
-    "run_serial",
     "split_episodes",
     "stage_dir_for",
-    "thread_runner",
     "write_metadata",
 ]

@@ -98,7 +98,6 @@ class MergeRequest(_Base):
         default_factory=dict, description="feature renames old -> new, applied to every input"
     )
     limits: SizeLimits = Field(default_factory=SizeLimits, description="output file size limits")
-    workers: int = Field(default=1, ge=1, description="parallel workers (Dask when > 1)")
 
     @field_validator("rename")
     @classmethod
@@ -131,7 +130,6 @@ class EditRequest(_Base):
     rename: dict[str, str] = Field(default_factory=dict, description="feature renames old -> new")
     task: str | None = Field(default=None, description="new task string (set-task)")
     limits: SizeLimits = Field(default_factory=SizeLimits, description="output file size limits")
-    workers: int = Field(default=1, ge=1, description="parallel workers (Dask when > 1)")
 
     @field_validator("episodes")
     @classmethod

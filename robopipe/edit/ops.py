@@ -1,7 +1,8 @@
 """The merge and edit operations: load inputs, plan, write every output file once, commit (core layer).
 
-Execution is pluggable: a *runner* takes a plan and writes all its output files (serially, in threads,
-or on Dask via ``tasks.edit_dask``); everything else (planning, metadata, commit) is here.
+The one merge/edit recipe: inputs' metadata is loaded and every output file is written as a unit of work
+on an :class:`~robopipe.execution.Executor` (serial, threads, Dask, Prefect task runs), largest first;
+planning, metadata and the commit happen here, so every executor writes the same bytes.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from robopipe.edit.models import EditReport, EditRequest, MergeRequest, OutputSu
 from robopipe.edit.plan import EditPlan, Selection, plan_edit
 from robopipe.edit.sources import Source, load_source
 from robopipe.errors import ConfigError, DatasetExistsError, MergeError, SchemaMismatchError
+from robopipe.execution import Executor, SerialExecutor
 from robopipe.format import layout
 from robopipe.format.atomic import fsync_dir
 from robopipe.format.lock import writer_lock
@@ -38,17 +39,34 @@ from robopipe.format.lock import writer_lock
 log = logging.getLogger(__name__)
 
 RunResult = tuple[list[DataFileResult], list[VideoFileResult]]
-Runner = Callable[[EditPlan], RunResult]
-MapFn = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
+Job = tuple[str, Any, int]
 
 
-def run_job(plan: EditPlan, job: tuple[str, Any, int]) -> DataFileResult | VideoFileResult:
-    """Write one output file (``job`` from :func:`robopipe.edit.execute.output_jobs`)."""
+def run_job(plan: EditPlan, job: Job) -> DataFileResult | VideoFileResult:
+    """Unit of work: write one output file (``job`` from :func:`robopipe.edit.execute.output_jobs`)."""
     kind, key, i = job
     return execute_data_file(plan, i) if kind == "data" else execute_video_file(plan, key, i)
 
 
-def _collect(results: Iterable[DataFileResult | VideoFileResult]) -> RunResult:
+def load_source_unit(_: None, root: Path) -> Source:
+    """Unit of work: one input's metadata."""
+    return load_source(root)
+
+
+def job_weight(plan: EditPlan, job: Job) -> int:
+    """Frames an output file holds (video weighs 4x: decoding/copying packets costs more than parquet)."""
+    kind, key, i = job
+    f = plan.data.files[i] if kind == "data" else plan.videos[key].files[i]
+    frames = int(plan.length[f.start : f.stop].sum())
+    return frames * (4 if kind == "video" else 1)
+
+
+def write_files(plan: EditPlan, executor: Executor) -> RunResult:
+    """Write every output file of ``plan`` on ``executor``; results in job order."""
+    jobs = output_jobs(plan)
+    results = executor.map(
+        run_job, plan, jobs, weights=[job_weight(plan, j) for j in jobs], label="write-file"
+    ).results()
     data: list[DataFileResult] = []
     videos: list[VideoFileResult] = []
     for r in results:
@@ -59,26 +77,11 @@ def _collect(results: Iterable[DataFileResult | VideoFileResult]) -> RunResult:
     return data, videos
 
 
-def run_serial(plan: EditPlan) -> RunResult:
-    """Write every output file in this thread."""
-    return _collect(run_job(plan, j) for j in output_jobs(plan))
-
-
-def thread_runner(workers: int) -> Runner:
-    """Write output files in ``workers`` threads (PyAV and Arrow release the GIL for the heavy parts)."""
-
-    def run(plan: EditPlan) -> RunResult:
-        if workers <= 1:
-            return run_serial(plan)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edit") as pool:
-            return _collect(pool.map(lambda j: run_job(plan, j), output_jobs(plan)))
-
-    return run
-
-
-def load_sources(roots: Sequence[Path], map_fn: MapFn = map) -> list[Source]:
-    """Load every input's metadata (``map_fn`` may run them in parallel)."""
-    return list(map_fn(load_source, list(roots)))
+def load_sources(roots: Sequence[Path], executor: Executor | None = None) -> list[Source]:
+    """Every input's metadata, in input order (loaded in parallel on a parallel executor)."""
+    return (
+        (executor or SerialExecutor()).map(load_source_unit, None, list(roots), label="load-input").results()
+    )
 
 
 def summarize_output(root: Path, stats_source: str) -> OutputSummary:
@@ -112,7 +115,7 @@ def build_output(
     selections: Sequence[Selection],
     out: Path,
     *,
-    runner: Runner = run_serial,
+    executor: Executor,
     in_place: bool = False,
     claimed: bool = False,
     **plan_kwargs: Any,
@@ -125,14 +128,14 @@ def build_output(
     with ExitStack() as stack:
         if not claimed:
             claim_output(out, stack, in_place=in_place)
-        return _build_output(sources, selections, out, runner, in_place, plan_kwargs)
+        return _build_output(sources, selections, out, executor, in_place, plan_kwargs)
 
 
 def _build_output(
     sources: Sequence[Source],
     selections: Sequence[Selection],
     out: Path,
-    runner: Runner,
+    executor: Executor,
     in_place: bool,
     plan_kwargs: dict[str, Any],
 ) -> tuple[OutputSummary, int]:
@@ -151,7 +154,7 @@ def _build_output(
             sum(len(v.files) for v in plan.videos.values()),
             time.perf_counter() - t0,
         )
-        data_results, videos = runner(plan)
+        data_results, videos = write_files(plan, executor)
         stats_source = write_metadata(plan, sources, data_results, label=out)
         commit_output(stage, out, in_place=in_place)
     except BaseException:
@@ -161,10 +164,11 @@ def _build_output(
     return summarize_output(out, stats_source), reencoded
 
 
-def merge(request: MergeRequest, *, runner: Runner | None = None, map_fn: MapFn = map) -> EditReport:
-    """Merge ``request.roots`` into ``request.out``."""
+def merge(request: MergeRequest, executor: Executor | None = None) -> EditReport:
+    """The merge recipe: ``request.roots`` into ``request.out`` on ``executor`` (default: serial)."""
     t0 = time.perf_counter()
-    sources = load_sources(request.roots, map_fn)
+    executor = executor or SerialExecutor()
+    sources = load_sources(request.roots, executor)
     unknown = [k for k in request.rename if not any(k in s.info.features for s in sources)]
     if unknown:
         raise ConfigError(
@@ -174,7 +178,7 @@ def merge(request: MergeRequest, *, runner: Runner | None = None, map_fn: MapFn 
         sources,
         [Selection(i) for i in range(len(sources))],
         request.out,
-        runner=runner or thread_runner(request.workers),
+        executor=executor,
         rename=request.rename,
         **request.limits.model_dump(),
     )
@@ -279,15 +283,18 @@ def _move_split_outputs(stage: Path, out_dir: Path, names: list[str]) -> None:
     journal.unlink()
 
 
-def edit(request: EditRequest, *, runner: Runner | None = None) -> EditReport:
-    """Run one single-dataset edit (see :class:`EditRequest`)."""
+def edit(request: EditRequest, executor: Executor | None = None) -> EditReport:
+    """The edit recipe: one single-dataset edit (see :class:`EditRequest`) on ``executor`` (default: serial)."""
     t0 = time.perf_counter()
-    run = runner or thread_runner(request.workers)
     src = load_source(request.root)
     n = src.num_episodes
     limits = request.limits.model_dump()
     out = request.root if request.in_place else Path(request.out or "")
-    common: dict[str, Any] = {"runner": run, "in_place": request.in_place, **limits}
+    common: dict[str, Any] = {
+        "executor": executor or SerialExecutor(),
+        "in_place": request.in_place,
+        **limits,
+    }
     outputs: list[OutputSummary] = []
     reenc = 0
     op = request.operation

@@ -51,9 +51,11 @@ class Execution(BaseModel):
     @classmethod
     def from_options(cls, workers: int, address: str | None = None, threads: bool = False) -> Execution:
         """The CLI's spelling: ``--dask-address`` wins; ``--workers 0`` runs serially; ``--threads``."""
+        if workers < 0:
+            return cls(workers=workers)  # refused with the model's own message ("workers: >= 1")
         if address:
             return cls(kind="dask-address", address=address, workers=max(1, workers))
-        if workers <= 0:
+        if workers == 0:
             return cls(kind="serial", workers=1)
         return cls(kind="threads" if threads else "dask-local", workers=workers)
 

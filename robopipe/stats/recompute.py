@@ -1,13 +1,15 @@
-"""Recompute every statistic of an existing v3.0 dataset: plan, finalize, and a serial runner (core).
+"""Recompute every statistic of an existing v3.0 dataset: the one stats recipe, on any executor (core).
 
-Steps (the Dask runner in ``tasks/stats_dask.py`` runs the same functions on a cluster):
+:func:`recompute_stats` is what the CLI and the stats flow call; the executor (serial, threads, Dask,
+Prefect task runs) only decides where the units run. Steps:
 
 1. :func:`plan_recompute` lists the work units (one per data file and per video file).
 2. :func:`~robopipe.stats.units.run_unit` per unit: per-episode stats staged under
    ``meta/robopipe/.stats-staging-<id>/``; returns the unit's merged :class:`DatasetStats`.
 3. :func:`finalize_episodes_file` per ``meta/episodes`` file: rewrite its ``stats/*`` columns
    (all other columns and LeRobot's list types kept) and its sketch side file, atomically.
-4. the unit results are tree-merged and :func:`write_global` writes ``meta/stats.json``.
+4. the unit results are merged in unit order (whatever order they finished in, so every executor gives
+   the same bytes) and :func:`write_global` writes ``meta/stats.json``.
 
 Every file is replaced atomically; an interrupted run leaves a loadable dataset (re-run to finish).
 """
@@ -18,7 +20,7 @@ import logging
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
 from robopipe.errors import CorruptFileError, FormatError
+from robopipe.execution import Done, Executor, SerialExecutor
 from robopipe.format import layout
 from robopipe.format.atomic import atomic_path
 from robopipe.format.columns import check_location_types
@@ -59,8 +62,6 @@ class StatsRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     root: Path = Field(description="dataset root (the folder holding meta/info.json)")
-    workers: int = Field(default=2, ge=0, description="Dask LocalCluster worker processes; 0 runs in-process")
-    dask_address: str | None = Field(default=None, description="address of an existing Dask scheduler")
     images: bool = Field(default=True, description="recompute image/video stats (decodes sampled frames)")
     skip_nonfinite: bool = Field(default=False, description="ignore NaN/Inf values instead of failing")
 
@@ -82,7 +83,7 @@ class StatsReport(BaseModel):
     features: list[str] = Field(description="features whose stats were recomputed")
     kept_features: list[str] = Field(description="image/video features whose old stats were kept")
     seconds: float
-    executor: str = Field(description="'in-process', 'LocalCluster(n)' or the scheduler address")
+    executor: str = Field(description="the executor's name: serial, threads(n), dask:ADDRESS, prefect")
 
 
 @dataclass(frozen=True)
@@ -109,9 +110,11 @@ class Plan:
     num_episodes: int
     num_frames: int
     staging: Path = field(default=Path())
+    images: bool = True
+    on_nonfinite: OnNonFinite = "raise"
 
 
-def plan_recompute(root: Path, *, images: bool = True) -> Plan:
+def plan_recompute(root: Path, *, images: bool = True, on_nonfinite: OnNonFinite = "raise") -> Plan:
     """Work units of a dataset: one per data file, one per (video key, mp4 file)."""
     root = Path(root)
     info = load_info(root)
@@ -199,6 +202,8 @@ def plan_recompute(root: Path, *, images: bool = True) -> Plan:
         n_eps,
         n_frames,
         staging,
+        images,
+        on_nonfinite,
     )
 
 
@@ -329,42 +334,60 @@ def cleanup(plan: Plan) -> None:
     shutil.rmtree(plan.staging, ignore_errors=True)
 
 
-def recompute_stats(request: StatsRequest, progress: Callable[[int], None] | None = None) -> StatsReport:
-    """Serial, in-process recompute (``--workers 0``); same steps as the Dask runner.
+def stats_unit(plan: Plan, unit: Unit) -> DatasetStats:
+    """Unit of work: one data/video file -> staged per-episode results + the file's merged stats."""
+    return run_unit(
+        plan.root,
+        unit,
+        plan.features,
+        plan.fps,
+        plan.staging,
+        images=plan.images,
+        on_nonfinite=plan.on_nonfinite,
+    )
 
-    ``progress(n)`` is called with the frames of every finished file. Holds the root's writer lock.
+
+def finalize_unit(plan: Plan, ep_file: EpisodesFile) -> int:
+    """Unit of work: rewrite one ``meta/episodes`` file from the staged rows."""
+    return finalize_episodes_file(plan, ep_file)
+
+
+def recompute_stats(
+    request: StatsRequest,
+    executor: Executor | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> StatsReport:
+    """The stats recipe: every file's stats on ``executor`` (default: serial), merged, written atomically.
+
+    ``progress(n)`` is called with the frames of every finished file, in completion order. Holds the
+    root's writer lock.
     """
     with writer_lock(request.root):
-        return _recompute_stats(request, progress)
+        return _recompute_stats(request, executor or SerialExecutor(), progress)
 
 
-def _recompute_stats(request: StatsRequest, progress: Callable[[int], None] | None) -> StatsReport:
+def _recompute_stats(
+    request: StatsRequest, executor: Executor, progress: Callable[[int], None] | None
+) -> StatsReport:
     t0 = time.perf_counter()
-    plan = plan_recompute(request.root, images=request.images)
+    plan = plan_recompute(request.root, images=request.images, on_nonfinite=request.on_nonfinite)
     plan.staging.mkdir(parents=True, exist_ok=True)
+
+    def done(d: Done[DatasetStats]) -> None:
+        if progress is not None:
+            progress(plan.units[d.index].frames)
+
     try:
-        results = []
-        for unit in plan.units:
-            results.append(
-                run_unit(
-                    plan.root,
-                    unit,
-                    plan.features,
-                    plan.fps,
-                    plan.staging,
-                    images=request.images,
-                    on_nonfinite=request.on_nonfinite,
-                )
-            )
-            if progress:
-                progress(unit.frames)
+        units = executor.map(
+            stats_unit, plan, plan.units, weights=[u.frames for u in plan.units], label="stats-file"
+        )
+        results = units.results(done)  # unit order: the merge does not depend on completion order
         total = merge_all([*results, kept_sketches(plan)])
-        for ef in plan.episodes_files:
-            finalize_episodes_file(plan, ef)
+        executor.map(finalize_unit, plan, plan.episodes_files, label="stats-finalize-file").results()
         write_global(plan, total)
     finally:
         cleanup(plan)
-    return make_report(plan, time.perf_counter() - t0, "in-process")
+    return make_report(plan, time.perf_counter() - t0, executor.name)
 
 
 def make_report(plan: Plan, seconds: float, executor: str) -> StatsReport:
@@ -379,7 +402,3 @@ def make_report(plan: Plan, seconds: float, executor: str) -> StatsReport:
         seconds=round(seconds, 3),
         executor=executor,
     )
-
-
-def unit_sizes(units: Sequence[Unit]) -> list[int]:
-    return [u.frames for u in units]

@@ -4,7 +4,7 @@ Entry points: :func:`validate_dataset` (keyword arguments) and :func:`validate` 
 :class:`ValidateRequest`, what the CLI and the Prefect flow build). See ``findings.RULES`` for codes.
 """
 
-from robopipe.validate.engine import GxRunner, SerialGxRunner, validate, validate_dataset
+from robopipe.validate.engine import validate, validate_dataset
 from robopipe.validate.findings import (
     RULES,
     DatasetSummary,
@@ -19,9 +19,7 @@ __all__ = [
     "RULES",
     "DatasetSummary",
     "Finding",
-    "GxRunner",
     "GxSummary",
-    "SerialGxRunner",
     "Severity",
     "ValidateRequest",
     "ValidationReport",

@@ -1,19 +1,22 @@
 """``validate_dataset``: run every rule and collect one report (core layer).
 
-Order: load metadata -> build the GX suite and hand the per-file GX jobs to the runner (a Dask runner
-starts them in the background) -> hand-written rules (metadata, data, videos, stats) -> gather the GX
-results -> Data Docs. The dataset is only read, never written.
+The one validate recipe (the CLI and the flows call it). Order: load metadata -> build the GX suite and
+map the per-file GX jobs on the executor (a parallel executor starts them at once) -> hand-written rules
+(metadata, data, videos, stats) in this process meanwhile -> read the GX results back in file order ->
+Data Docs. The dataset is only read, never written.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from robopipe.execution import Done, Executor, SerialExecutor, Stream, ThreadExecutor
 from robopipe.format.atomic import atomic_write_text
 from robopipe.validate import rules_meta, rules_v3
 from robopipe.validate.bounds import FeatureBounds, load_bounds
@@ -35,43 +38,21 @@ log = logging.getLogger(__name__)
 GxJob = tuple[str, str, dict[str, Any], list[dict[str, Any]]]  # (path, rel, features_json, suites)
 
 
-class GxRunner(Protocol):
-    """Starts the per-file GX jobs and returns a function that waits for their results.
+def gx_unit(step: Callable[[int], None] | None, job: GxJob) -> dict[str, Any]:
+    """Unit of work: one data file through every GX suite (a process keeps one ephemeral GX context).
 
-    ``name`` is recorded in the report (``serial``, ``dask:tcp://...``).
+    ``step(n)`` (in-process executors only) is called as expectations finish.
     """
+    from robopipe.validate.gx_suite import run_gx_file
 
-    @property
-    def name(self) -> str: ...
-
-    def __call__(self, jobs: Sequence[GxJob]) -> Callable[[], list[dict[str, Any]]]: ...
+    return run_gx_file(*job) if step is None else run_gx_file(*job, progress=step)
 
 
-class SerialGxRunner:
-    """Runs the GX jobs in this process, when the results are asked for.
-
-    ``progress(done, total)`` (optional) is called as expectations finish (e.g. to drive a progress bar).
-    """
-
-    name = "serial"
-
-    def __init__(self, progress: Callable[[int, int], None] | None = None) -> None:
-        self.progress = progress
-
-    def __call__(self, jobs: Sequence[GxJob]) -> Callable[[], list[dict[str, Any]]]:
-        from robopipe.validate.gx_suite import count_expectations, run_gx_file
-
-        report = self.progress
-        if report is None:
-            return lambda: [run_gx_file(*job) for job in jobs]
-        total = sum(count_expectations(job[3]) for job in jobs)
-        done = [0]
-
-        def step(n: int) -> None:
-            done[0] += n
-            report(done[0], total)
-
-        return lambda: [run_gx_file(*job, progress=step) for job in jobs]
+def _file_size(path: str) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0
 
 
 def validate_dataset(
@@ -82,8 +63,9 @@ def validate_dataset(
     suites: Sequence[str | Path] = (),
     bounds: str | Path | Mapping[str, FeatureBounds] | None = None,
     report_dir: str | Path | None = None,
-    gx_runner: GxRunner | None = None,
+    executor: Executor | None = None,
     request: ValidateRequest | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ValidationReport:
     """Check a LeRobot v3.0 dataset against every rule and return all findings (never first-fail).
 
@@ -94,8 +76,9 @@ def validate_dataset(
         suites: GX ExpectationSuite JSON files with project-specific expectations.
         bounds: value limits (a bounds YAML path or parsed :class:`FeatureBounds`).
         report_dir: where to write the GX Data Docs site and ``report.json``.
-        gx_runner: how to run the per-file GX jobs (default: serially in this process).
+        executor: where the per-file GX jobs run (default: serially in this process).
         request: the originating request (stored in the report; its tuning fields are used).
+        progress: ``progress(done, total)`` GX expectations, called as each data file's results arrive.
 
     Raises:
         DatasetNotFoundError: ``root`` has no ``meta/info.json``.
@@ -122,12 +105,16 @@ def validate_dataset(
     ctx = load_context(root, out)
     rules_run = ["info", "episodes", "tasks", "writer"]
 
-    gather: Callable[[], list[dict[str, Any]]] | None = None
-    runner = gx_runner or SerialGxRunner()
+    gx_stream: Stream[dict[str, Any]] | None = None
+    executor = executor or SerialExecutor()
     suite_names: list[str] = []
+    jobs: list[GxJob] = []
     if gx and ctx.info is not None and ctx.data_files:
         jobs, suite_names = _gx_jobs(ctx, parsed_bounds, user_suites)
-        gather = runner(jobs)
+        step, on_file = _gx_progress(jobs, progress, executor)
+        gx_stream = executor.map(
+            gx_unit, step, jobs, weights=[_file_size(j[0]) for j in jobs], label="gx-file"
+        )
 
     check_writer_state(root, out)
     rules_meta.check_path_templates(ctx, out)
@@ -150,10 +137,10 @@ def validate_dataset(
     check_stats(ctx, out)
 
     gx_summary = None
-    if gather is not None:
+    if gx_stream is not None:
         from robopipe.validate.gx_suite import gx_findings, write_data_docs
 
-        results = gather()
+        results = gx_stream.results(on_file)  # file order, whatever order they finished in
         unreadable = {f.file for f in out.findings if f.code == "RP301" and f.file}
         evaluated, failed = gx_findings(results, out, unreadable)
         docs = write_data_docs(results, Path(report_dir)) if report_dir else None
@@ -163,7 +150,7 @@ def validate_dataset(
             evaluated=evaluated,
             failed=failed,
             data_docs=None if docs is None else str(docs),
-            runner=runner.name,
+            runner=executor.name,
         )
         rules_run.append("great-expectations")
 
@@ -185,8 +172,35 @@ def validate_dataset(
     return report
 
 
-def validate(request: ValidateRequest, gx_runner: GxRunner | None = None) -> ValidationReport:
-    """:func:`validate_dataset` driven by a :class:`ValidateRequest` (what the CLI and the flow call)."""
+def _gx_progress(
+    jobs: Sequence[GxJob], progress: Callable[[int, int], None] | None, executor: Executor
+) -> tuple[Callable[[int], None] | None, Callable[[Done[dict[str, Any]]], None] | None]:
+    """``progress(done, total)`` over every expectation: per expectation when the units run in this process
+    (serial, threads), else per finished file (workers cannot call back into this process)."""
+    if progress is None:
+        return None, None
+    from robopipe.validate.gx_suite import count_expectations
+
+    total = sum(count_expectations(j[3]) for j in jobs)
+    done = [0]
+    lock = threading.Lock()
+
+    def step(n: int) -> None:
+        with lock:
+            done[0] += n
+            progress(done[0], total)
+
+    if isinstance(executor, SerialExecutor | ThreadExecutor):
+        return step, None
+    return None, lambda d: step(count_expectations(jobs[d.index][3]))
+
+
+def validate(
+    request: ValidateRequest,
+    executor: Executor | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ValidationReport:
+    """:func:`validate_dataset` driven by a :class:`ValidateRequest` (what the CLI and the flows call)."""
     return validate_dataset(
         request.root,
         full_decode=request.full_decode,
@@ -194,8 +208,9 @@ def validate(request: ValidateRequest, gx_runner: GxRunner | None = None) -> Val
         suites=request.suites,
         bounds=request.bounds,
         report_dir=request.report_dir,
-        gx_runner=gx_runner,
+        executor=executor,
         request=request,
+        progress=progress,
     )
 
 

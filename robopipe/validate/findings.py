@@ -263,7 +263,9 @@ class GxSummary(BaseModel):
     evaluated: int = Field(default=0, description="expectation evaluations (all files)")
     failed: int = Field(default=0, description="failed expectation evaluations")
     data_docs: str | None = Field(default=None, description="path of the Data Docs index.html")
-    runner: str = Field(default="serial", description="serial | dask:<address or local>")
+    runner: str = Field(
+        default="serial", description="the executor's name: serial, threads(n), dask:ADDRESS, prefect"
+    )
 
 
 class ValidateRequest(BaseModel):
@@ -281,10 +283,6 @@ class ValidateRequest(BaseModel):
         default=None, description="YAML {feature: {min: [...], max: [...]}} value limits"
     )
     report_dir: str | None = Field(default=None, description="write GX Data Docs (and report.json) here")
-    workers: int | None = Field(
-        default=None, ge=1, description="Dask LocalCluster workers for GX (default 2)"
-    )
-    dask_address: str | None = Field(default=None, description="existing Dask scheduler address for GX")
     tolerance_s: float = Field(default=1e-4, gt=0, description="timestamp tolerance in seconds (LeRobot's)")
     frozen_frames: int = Field(
         default=10, ge=2, description="identical consecutive frames that count as frozen"

@@ -62,9 +62,9 @@ def test_pop_verbose_keeps_tokens_after_double_dash() -> None:
     [
         (
             ["stats", "{root}", "--workers", "-1"],
-            "--workers: Input should be greater than or equal to 0 (got -1)",
+            "--workers: Input should be greater than or equal to 1 (got -1)",
         ),
-        (["validate", "{root}", "--workers", "0"], "--workers"),
+        (["validate", "{root}", "--workers", "-2"], "--workers"),
     ],
 )
 def test_pydantic_errors_are_one_line_per_field(

@@ -27,7 +27,7 @@ def test_stats_flow_on_two_dask_workers_matches_serial(dataset_factory: Any, tmp
     state = stats_flow(StatsRequest(root=root), return_state=True)  # default runner: LocalCluster(2)
     report = state.result()
     assert report["episodes"] == 3 and report["frames"] == 18
-    recompute_stats(StatsRequest(root=twin, workers=0))
+    recompute_stats(StatsRequest(root=twin))
     got = json.loads((root / "meta" / "stats.json").read_text())
     want = json.loads((twin / "meta" / "stats.json").read_text())
     assert got.keys() == want.keys()

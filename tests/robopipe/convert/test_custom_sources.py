@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from robopipe.convert.engine import ConvertRequest, EncoderOptions, plan_conversion, run_local
+from robopipe.convert.engine import ConvertRequest, EncoderOptions, plan_conversion, run_conversion
 from robopipe.convert.source import SourceSpec
 from robopipe.format.reader import DatasetReader
 from tests.fixtures.datasets import synthetic_frame
@@ -85,7 +85,7 @@ def test_aloha_hdf5_with_a_corrupt_file(tmp_path: Path) -> None:
         encoder=ENC,
         shards=2,
     )
-    report = run_local(req)
+    report = run_conversion(req)
     assert [f["index"] for f in report.failures] == [2] and "episode_2.hdf5" in report.failures[0]["source"]
     r = DatasetReader(out)
     assert r.num_episodes == 3 and r.tasks == ["transfer the cube"] and r.fps == 50
@@ -123,7 +123,7 @@ def test_robomimic_demos_sorted_numerically_and_inferred_mapping(tmp_path: Path)
     plan = plan_conversion(req)
     assert set(plan.mapping.cameras) == {"agentview_image"}
     assert plan.mapping.action is not None and plan.mapping.action.parts[0].key == "actions"
-    run_local(req)
+    run_conversion(req)
     r = DatasetReader(tmp_path / "out")
     assert r.num_episodes == 5
     for e, i in enumerate((0, 1, 2, 9, 10)):
@@ -167,7 +167,7 @@ def test_folder_of_images_and_tables(tmp_path: Path, table: str) -> None:
     )
     plan = plan_conversion(req)
     assert plan.mapping.task.key == "task" and set(plan.mapping.cameras) == {"front"}
-    run_local(req)
+    run_conversion(req)
     r = DatasetReader(tmp_path / "out")
     for e, (imgs, state, action) in enumerate(src):
         t = r.read_episode(e).to_pandas()
@@ -202,7 +202,7 @@ def test_python_hook_source(tmp_path: Path) -> None:
     )
     plan = plan_conversion(req)
     assert plan.mapping.task.key == "episode_metadata/instruction"
-    report = run_local(req)
+    report = run_conversion(req)
     assert report.episodes == 4
     r = DatasetReader(tmp_path / "out")
     for e in range(4):

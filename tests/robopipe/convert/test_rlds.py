@@ -16,7 +16,7 @@ from robopipe.convert.engine import (
     convert_shard,
     plan_conversion,
     prepare_work_dir,
-    run_local,
+    run_conversion,
 )
 from robopipe.convert.source import SourceSpec
 from robopipe.errors import ConversionError, MappingError
@@ -104,11 +104,13 @@ def test_rlds_dir_accepts_root_name_and_version_and_ignores_incomplete(
 @pytest.mark.slow
 @pytest.mark.integration
 def test_oxe_two_cameras_with_two_dask_workers_matches_source(rlds_factory: Any, tmp_path: Path) -> None:
-    from tasks.convert_dask import run_conversion
+    from robopipe.execution import Execution
+    from tasks.executors import open_executor
 
     fx = rlds_factory("oxe")
     out = tmp_path / "out"
-    report = run_conversion(_request(fx, out, workers=2, shards=3))
+    with open_executor(Execution(kind="dask-local", workers=2)) as dask:
+        report = run_conversion(_request(fx, out, shards=3), dask)
     assert report.failures == [] and report.episodes == 6 and report.shards_done == 3
     check_oxe_output(out, fx)
     assert not (tmp_path / "out.shards").exists()
@@ -132,7 +134,7 @@ def test_sequential_writer_dataset_with_action_dict_and_language_in_observation(
         "task: observation/natural_language_instruction\nextras: {is_last: is_last}\n"
     )
     out = tmp_path / "out"
-    report = run_local(_request(fx, out, shards=2, episodes="1:5", mapping=str(mapping)))
+    report = run_conversion(_request(fx, out, shards=2, episodes="1:5", mapping=str(mapping)))
     assert report.episodes == 4
     r = DatasetReader(out)
     assert r.features["action"].names == [f"cartesian_position_{i}" for i in range(6)] + ["gripper_position"]
@@ -180,7 +182,7 @@ def test_bridge_like_mapping_bgr_drop_first_step_episode_task(rlds_factory: Any,
         "drop_first_steps: 1\n"
     )
     out = tmp_path / "out"
-    run_local(_request(fx, out, mapping=str(mapping), fps=None))
+    run_conversion(_request(fx, out, mapping=str(mapping), fps=None))
     r = DatasetReader(out)
     assert r.fps == 5 and r.info.robot_type == "widowx"
     assert r.features["observation.images.image_0"].shape == (32, 48, 3)
@@ -226,7 +228,7 @@ def test_corrupt_record_fails_only_its_episode(rlds_factory: Any, tmp_path: Path
     shard0 = next((src / fx.name / "1.0.0").glob("*-train.tfrecord-00000-of-*"))
     _corrupt_record(shard0, 0)  # episode 0
     out = tmp_path / "out"
-    report = run_local(_request(src, out, shards=2))
+    report = run_conversion(_request(src, out, shards=2))
     assert [f["index"] for f in report.failures] == [0]
     assert shard0.name in report.failures[0]["source"] and "record 0" in report.failures[0]["source"]
     check_oxe_output(out, fx, episodes=[1, 2, 3, 4, 5])
@@ -251,7 +253,7 @@ def test_interrupted_conversion_resumes_without_redoing_finished_shards(
     (broken / "data" / "garbage.parquet").write_bytes(b"partial")
     marker_mtime = plan.marker(0).stat().st_mtime_ns
     assert prepare_work_dir(plan) == [1, 2]
-    report = run_local(req)
+    report = run_conversion(req)
     assert report.shards_skipped == 1 and report.shards_done == 2
     assert plan.marker(0).stat().st_mtime_ns == marker_mtime if plan.marker(0).exists() else True
     check_oxe_output(out, fx)
@@ -310,7 +312,7 @@ def test_converted_rlds_loads_in_lerobot(rlds_factory: Any, tmp_path: Path, lero
 
     fx = rlds_factory("oxe")
     out = tmp_path / "out"
-    run_local(_request(fx, out, shards=2))
+    run_conversion(_request(fx, out, shards=2))
     code = f"""
 import json, numpy as np
 from lerobot.datasets.lerobot_dataset import LeRobotDataset

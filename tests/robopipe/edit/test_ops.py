@@ -9,8 +9,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from robopipe.edit import EditRequest, MergeRequest, SizeLimits, edit, merge, split_episodes, thread_runner
+from robopipe.edit import EditRequest, MergeRequest, SizeLimits, edit, merge, split_episodes
 from robopipe.errors import ConfigError, DatasetExistsError, SchemaMismatchError
+from robopipe.execution import ThreadExecutor
 from robopipe.format import layout
 from robopipe.format.reader import DatasetReader
 from robopipe.stats import load_stats_json, merge_all, read_sketches
@@ -97,7 +98,8 @@ def test_merge_output_limits_and_threads(inputs: tuple[Path, Path, Path], tmp_pa
         roots=[a, b],
         limits=SizeLimits(video_files_size_in_mb=1, data_files_size_in_mb=1, chunks_size=2),
     )
-    merge(req, runner=thread_runner(2))
+    with ThreadExecutor(2) as threads:
+        merge(req, threads)
     mapping = [(a, i) for i in range(4)] + [(b, i) for i in range(3)]
     check_against_sources(tmp_path / "m", mapping)
     assert _files(tmp_path / "m", "data", ".parquet") == 1

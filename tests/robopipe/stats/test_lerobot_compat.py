@@ -58,7 +58,7 @@ def test_recompute_matches_lerobot_stored_stats(tmp_path: Path, lerobot_python: 
     run_reference(WRITE.format(root=str(src), lengths=LENGTHS), tmp_path / "ref", python=lerobot_python)
     root = tmp_path / "recomputed"
     shutil.copytree(src, root)
-    recompute_stats(StatsRequest(root=root, workers=0))
+    recompute_stats(StatsRequest(root=root))
 
     theirs, ours = _rows(src), _rows(root)
     assert len(ours) == len(LENGTHS)
@@ -134,7 +134,7 @@ def test_recompute_video_stats_of_lerobot_dataset(tmp_path: Path, lerobot_python
     run_reference(WRITE_VIDEO.format(root=str(src)), tmp_path / "ref", python=lerobot_python)
     root = tmp_path / "recomputed"
     shutil.copytree(src, root)
-    report = recompute_stats(StatsRequest(root=root, workers=0))
+    report = recompute_stats(StatsRequest(root=root))
     assert report.video_files == 1 and report.episodes == 2
     theirs, ours = _rows(src), _rows(root)
     for t, o in zip(theirs, ours):

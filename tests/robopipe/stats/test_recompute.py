@@ -50,7 +50,7 @@ def test_recompute_reproduces_writer_stats(video_ds: Path, tmp_path: Path) -> No
     shutil.copytree(video_ds, root)
     before = _episode_stats(root)
     schema_before = pq.read_schema(next((root / "meta/episodes").rglob("*.parquet")))
-    report = recompute_stats(StatsRequest(root=root, workers=0))
+    report = recompute_stats(StatsRequest(root=root))
     assert report.episodes == 4 and report.frames == 21 and report.video_files >= 1
     after = _episode_stats(root)
     for b, a in zip(before, after):
@@ -76,7 +76,7 @@ def test_no_images_keeps_camera_stats(video_ds: Path, tmp_path: Path) -> None:
     shutil.copytree(video_ds, root)
     old_json = json.loads((root / "meta/stats.json").read_text())
     before = _episode_stats(root)
-    report = recompute_stats(StatsRequest(root=root, workers=0, images=False))
+    report = recompute_stats(StatsRequest(root=root, images=False))
     assert report.kept_features == ["observation.images.front"] and report.video_files == 0
     after = _episode_stats(root)
     for b, a in zip(before, after):
@@ -92,7 +92,7 @@ def test_png_image_features(tmp_path: Path) -> None:
         tmp_path / "img", episodes=2, frames=[4, 3], cameras={"wrist": (24, 32)}, camera_dtype="image"
     )
     before = _episode_stats(root)
-    recompute_stats(StatsRequest(root=root, workers=0))
+    recompute_stats(StatsRequest(root=root))
     after = _episode_stats(root)
     for b, a in zip(before, after):
         for s, v in b["observation.images.wrist"].items():  # PNG is lossless: equal
@@ -113,8 +113,8 @@ def test_nonfinite_values(tmp_path: Path) -> None:
     )
     pq.write_table(t, data)
     with pytest.raises(NonFiniteValuesError, match=r"'obs\.force': 1 NaN/Inf values \(dim 0: 1\)"):
-        recompute_stats(StatsRequest(root=root, workers=0))
+        recompute_stats(StatsRequest(root=root))
     assert not list((root / "meta/robopipe").glob(".stats-staging-*"))
-    recompute_stats(StatsRequest(root=root, workers=0, skip_nonfinite=True))
+    recompute_stats(StatsRequest(root=root, skip_nonfinite=True))
     ep0 = _episode_stats(root)[0]["obs.force"]
     assert np.isfinite(ep0["mean"]).all()

@@ -172,13 +172,9 @@ def test_range_checks_run_on_widened_columns_and_dtype_checks_on_stored_ones(val
 
 
 def test_progress_counts_every_expectation_and_changes_no_result(valid_root: Path) -> None:
-    from robopipe.validate.engine import SerialGxRunner
-
     seen: list[tuple[int, int]] = []
     plain = validate_dataset(valid_root)
-    watched = validate_dataset(
-        valid_root, gx_runner=SerialGxRunner(progress=lambda d, t: seen.append((d, t)))
-    )
+    watched = validate_dataset(valid_root, progress=lambda d, t: seen.append((d, t)))
     assert plain.gx is not None and watched.gx is not None
     assert (watched.gx.evaluated, watched.gx.failed) == (plain.gx.evaluated, plain.gx.failed)
     assert watched.findings == plain.findings

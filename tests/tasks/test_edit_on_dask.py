@@ -1,4 +1,4 @@
-"""The Dask runner on a real 2-worker LocalCluster writes the same output as the serial runner."""
+"""The merge/edit recipe on a real 2-worker Dask LocalCluster writes the same bytes as serially."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from robopipe.edit import EditRequest, MergeRequest, merge
-from tasks.edit_dask import dask_client, dask_map, dask_runner, edit_dask
+from robopipe.edit import EditRequest, MergeRequest, edit, merge
+from robopipe.execution import Execution
+from tasks.executors import open_executor
 from tests.fixtures.datasets import make_dataset
 from tests.robopipe.edit.helpers import check_against_sources, tree_hash
 
@@ -21,14 +22,12 @@ def test_dask_merge_and_edit_equal_serial(tmp_path: Path) -> None:
     a = make_dataset(tmp_path / "a", frames=[6, 9, 5], cameras=cams, **SMALL)
     b = make_dataset(tmp_path / "b", frames=[4, 7], cameras=cams, seed=1, tasks=["wave"], **SMALL)
     merge(MergeRequest(out=tmp_path / "serial", roots=[a, b]))
-    with dask_client(None, 2) as client:
-        merge(
-            MergeRequest(out=tmp_path / "dask", roots=[a, b]),
-            runner=dask_runner(client),
-            map_fn=dask_map(client),
-        )
+    edit(EditRequest(operation="delete-episodes", root=a, episodes=[1], out=tmp_path / "d-serial"))
+    with open_executor(Execution(kind="dask-local", workers=2)) as dask:
+        merge(MergeRequest(out=tmp_path / "dask", roots=[a, b]), dask)
+        edit(EditRequest(operation="delete-episodes", root=a, episodes=[1], out=tmp_path / "d"), dask)
     mapping = [(a, 0), (a, 1), (a, 2), (b, 0), (b, 1)]
     check_against_sources(tmp_path / "dask", mapping)
     assert tree_hash(tmp_path / "dask") == tree_hash(tmp_path / "serial")
-    edit_dask(EditRequest(operation="delete-episodes", root=a, episodes=[1], out=tmp_path / "d", workers=2))
     check_against_sources(tmp_path / "d", [(a, 0), (a, 2)])
+    assert tree_hash(tmp_path / "d") == tree_hash(tmp_path / "d-serial")
