@@ -23,6 +23,7 @@ from robopipe.convert.engine import (
 )
 from robopipe.errors import ConversionError
 from robopipe.validate import ValidateRequest
+from tasks._policies import CPU_HEAVY
 from tasks.executors import PrefectExecutor
 from tasks.validate import validate_dataset_task
 
@@ -31,7 +32,7 @@ def convert_and_check(request: ConvertRequest, gx: bool | None = None, workers: 
     """Inside a flow: the convert recipe on Prefect task runs; ``gx`` not None validates every shard
     (while the others still convert) and refuses to merge an invalid one. Writes the shard table."""
     log = get_run_logger()
-    executor = PrefectExecutor(workers)
+    executor = PrefectExecutor(workers, tags=(CPU_HEAVY,))
     plan = plan_conversion(request, executor.workers)
     log.info("%d shards", len(plan.shards))
     progress = artifacts.Progress(

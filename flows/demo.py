@@ -1,4 +1,5 @@
-"""``robopipe demo``: the ingest pipeline on the simulated SO-101, then the port pipeline on a toy RLDS set.
+"""``robopipe demo``: the ingest pipeline on the simulated SO-101, the port pipeline on a toy RLDS set, and a
+two-dataset porting campaign (toy ALOHA-style HDF5 sets, one per task) published to the same registry.
 
 Everything lands under one output folder (default ``./demo-output``): the master dataset and its
 sessions, the ported dataset, HTML reports and GX Data Docs, and a local git registry the datasets are
@@ -98,6 +99,68 @@ def build_toy_rlds(data_dir: Path, episodes: int = 6, steps: int = 8, size: int 
     return data_dir / "toy_rlds" / "1.0.0"
 
 
+def build_toy_hdf5(folder: Path, task: int, episodes: int = 2, steps: int = 10, size: int = 48) -> Path:
+    """ALOHA/ACT-style ``episode_<i>.hdf5`` files (qpos, action, one camera); returns the folder."""
+    import h5py
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(task)
+    y, x = np.mgrid[0:size, 0:size]
+    for e in range(episodes):
+        frames = np.stack(
+            [
+                np.stack([(x * 4 + t * 9) % 256, (y * 4 + e * 31) % 256, np.full_like(x, 60 + 70 * task)], -1)
+                for t in range(steps)
+            ]
+        ).astype(np.uint8)
+        with h5py.File(folder / f"episode_{e}.hdf5", "w") as f:
+            f.create_dataset("observations/qpos", data=rng.standard_normal((steps, 6)).astype(np.float32))
+            f.create_dataset("observations/images/top", data=frames)
+            f.create_dataset("action", data=rng.standard_normal((steps, 6)).astype(np.float32))
+    return folder
+
+
+TOY_TASKS = ("stack the blocks", "wipe the table")
+
+
+def write_campaign(out: Path) -> Path:
+    """The demo's campaign catalogue: two toy HDF5 sets (one per task), published to the demo registry."""
+    import yaml
+
+    src = out / "campaign-sources"
+    datasets = []
+    for i, task in enumerate(TOY_TASKS):
+        name = f"toy-hdf5-{i}"
+        build_toy_hdf5(src / name, i)
+        mapping = src / f"{name}.yaml"
+        mapping.write_text(
+            "fps: 10\nrobot_type: aloha\ncameras: {top: observations/images/top}\n"
+            f"state: [observations/qpos]\naction: [action]\ntask: {{default: {task}}}\n"
+        )
+        datasets.append(
+            {
+                "name": name,
+                "format": "hdf5",
+                "source": str(src / name),
+                "mapping": str(mapping),
+                "repo_id": f"demo/{name}",
+            }
+        )
+    catalog = out / "campaign.yaml"
+    catalog.write_text(
+        yaml.safe_dump(
+            {
+                "name": "demo-campaign",
+                "codec": "h264",
+                "registry": str(out / "registry"),
+                "state_dir": str(out / "campaign-state"),
+                "datasets": datasets,
+            }
+        )
+    )
+    return catalog
+
+
 def ingest_request(out: Path, episodes: int = 3, workers: int = 2) -> Any:
     from flows.models import IngestRequest
 
@@ -138,7 +201,6 @@ def port_request(out: Path, source: Path, workers: int = 2) -> Any:
                 "out": str(out / "toy-rlds-lerobot"),
                 "fps": 10,
                 "shards": 3,
-                "workers": workers,
                 "encoder": {"codec": "h264", "crf": 23, "preset": "ultrafast"},
             },
             "report_dir": str(out / "reports" / "port"),
@@ -164,4 +226,7 @@ def run_demo(out: Path, episodes: int = 3, workers: int = 2) -> dict[str, Any]:
         result["port"] = port_flow(port_request(out, source, workers))
     else:
         result["port_skipped"] = RLDS_MISSING
+    from flows.campaign import CampaignRequest, campaign_flow
+
+    result["campaign"] = campaign_flow(CampaignRequest(catalog=write_campaign(out)))
     return result

@@ -92,8 +92,9 @@ class PrefectExecutor:
 
     name = "prefect"
 
-    def __init__(self, workers: int = 2) -> None:
+    def __init__(self, workers: int = 2, tags: tuple[str, ...] = ()) -> None:
         self._workers = workers
+        self._tags = tags  # e.g. CPU_HEAVY: concurrency limits by tag apply to the units
 
     @property
     def workers(self) -> int:
@@ -111,7 +112,9 @@ class PrefectExecutor:
         from prefect.futures import as_completed
 
         futures = {
-            unit_task.with_options(name=label, task_run_name=f"{label}-{i}").submit(fn, context, items[i]): i
+            unit_task.with_options(name=label, task_run_name=f"{label}-{i}", tags=set(self._tags)).submit(
+                fn, context, items[i]
+            ): i
             for i in largest_first(len(items), weights)
         }
         return FutureStream(futures, as_completed, _result, _cancel_prefect)

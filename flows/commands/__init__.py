@@ -16,4 +16,5 @@ COMMAND_MODULES = (
     "flows.commands.hardware",  # find-port, calibrate
     "flows.commands.record",  # find-cameras, record, replay
     "flows.commands.pipelines",  # ingest, port, serve, demo
+    "flows.commands.campaign",  # campaign
 )

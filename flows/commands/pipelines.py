@@ -298,7 +298,8 @@ def serve(
 
 
 def demo(*, out: Path = Path("demo-output"), episodes: int = 3, workers: int = 2) -> int:
-    """Run the ingest pipeline on the simulated SO-101 and the port pipeline on a toy RLDS dataset.
+    """Run the ingest pipeline on the simulated SO-101, the port pipeline on a toy RLDS dataset and a
+    two-dataset porting campaign (toy HDF5 sets).
 
     Parameters
     ----------
@@ -341,6 +342,10 @@ def _demo_summary(r: dict[str, Any], url: str) -> str:
         if port.get("published"):
             p = port["published"]
             lines.append(f"  published        {p['repo_id']} {', '.join(p['tags'])} -> {p['location']}")
+    for d in r.get("campaign", {}).get("datasets", []):
+        lines.append(
+            f"  campaign         {d['repo_id']}@{d['tag']} {d['status']} ({d['episodes']} episodes, {d['frames']} frames)"
+        )
     lines += [
         f"  reports          {out / 'reports'}/*/report.html (+ GX Data Docs)",
         f"  local registry   {out / 'registry'}  (robopipe history demo/so101-pick-cube --target local --registry {out / 'registry'})",
