@@ -100,7 +100,7 @@ def cost(args: argparse.Namespace, doctor_exe: str | None) -> None:
     tot_s = tot_q = 0.0
     print(f"  {'dataset':<44} {'stats':>8} {'quality':>8} {'ratio':>6} {'lerobot-doctor':>15}")
     for name, root, frames in sets:
-        s, _ = best_of(args.repeat, lambda r=root: recompute_stats(StatsRequest(root=r, workers=0)))
+        s, _ = best_of(args.repeat, lambda r=root: recompute_stats(StatsRequest(root=r)))
         q, rep = best_of(args.repeat, lambda r=root: compute_quality(r))
         d = doctor(doctor_exe, root)
         tot_s, tot_q = tot_s + s, tot_q + q

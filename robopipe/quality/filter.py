@@ -75,6 +75,7 @@ def filter_dataset(root: Path, out: Path, keep: Sequence[int], workers: int = 1)
     Returns the EditReport, or None (nothing written) when ``keep`` is every episode.
     """
     from robopipe.edit import EditRequest, edit
+    from robopipe.execution import ThreadExecutor
 
     rows = episode_rows(root, False)
     missing = sorted(set(keep) - set(rows))
@@ -85,4 +86,8 @@ def filter_dataset(root: Path, out: Path, keep: Sequence[int], workers: int = 1)
     drop = sorted(set(rows) - set(keep))
     if not drop:
         return None  # every episode kept: nothing to cut
-    return edit(EditRequest(operation="delete-episodes", root=root, out=out, episodes=drop, workers=workers))
+    request = EditRequest(operation="delete-episodes", root=root, out=out, episodes=drop)
+    if workers <= 1:
+        return edit(request)
+    with ThreadExecutor(workers) as threads:
+        return edit(request, threads)

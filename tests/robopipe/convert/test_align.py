@@ -21,7 +21,9 @@ def test_grid_includes_the_end_and_no_more() -> None:
     st.lists(st.floats(0.0, 10.0, allow_nan=False), min_size=2, max_size=40, unique=True),
     st.integers(1, 60),
 )
-def test_linear_equals_np_interp_and_nearest_previous_pick_right_samples(times: list[float], fps: int) -> None:
+def test_linear_equals_np_interp_and_nearest_previous_pick_right_samples(
+    times: list[float], fps: int
+) -> None:
     t = np.sort(np.asarray(times))
     v = np.stack([np.sin(t * 3), t**2], axis=1)
     grid = make_grid(float(t[0]), float(t[-1]), fps)
@@ -35,7 +37,10 @@ def test_linear_equals_np_interp_and_nearest_previous_pick_right_samples(times: 
     near = align(t, v, grid, "nearest", max_skew=100)
     dist = np.abs(grid[:, None] - t[None, :])
     np.testing.assert_allclose(near.skew, dist.min(axis=1))
-    assert np.all(np.abs(t[[np.flatnonzero((v == row).all(axis=1))[0] for row in near.values]] - grid) <= dist.min(axis=1) + 1e-12)
+    assert np.all(
+        np.abs(t[[np.flatnonzero((v == row).all(axis=1))[0] for row in near.values]] - grid)
+        <= dist.min(axis=1) + 1e-12
+    )
 
 
 def test_gaps_are_reported_not_filled() -> None:

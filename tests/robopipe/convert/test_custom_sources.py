@@ -237,7 +237,7 @@ def test_hook_with_lerobot_named_keys_keeps_state_and_camera_names(tmp_path: Pat
         encoder=ENC,
         mapping=None,
     )
-    assert run_local(req).episodes == 2
+    assert run_conversion(req).episodes == 2
     r = DatasetReader(tmp_path / "out")
     assert {"observation.state", "action", "observation.images.cam_high"} <= set(r.info.features)
     assert not [k for k in r.info.features if "observation_images" in k]

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from robopipe.convert.engine import ConvertRequest, EncoderOptions, run_local
+from robopipe.convert.engine import ConvertRequest, EncoderOptions, run_conversion
 from robopipe.convert.source import SourceSpec
 from robopipe.format.reader import DatasetReader
 from tests.fixtures.robot_logs import (
@@ -45,10 +45,9 @@ def _convert(src: Path, out: Path, kind: str, mapping: str | None, tmp: Path, **
         source=SourceSpec(kind=kind, path=str(src), options=options),  # type: ignore[arg-type]
         out=out,
         mapping=str(mp) if mp else None,
-        workers=1,
         encoder=ENC,
     )
-    return run_local(req)
+    return run_conversion(req)
 
 
 def _data(out: Path) -> pd.DataFrame:
@@ -316,12 +315,11 @@ def _log_and_buffer_datasets(tmp_path: Path) -> Any:
         tmp_path, cut="event", event_topic="/recording", task_topic="/task",
     )  # fmt: skip
     data = make_replay_buffer(tmp_path / "rb.zarr")
-    run_local(
+    run_conversion(
         ConvertRequest(
             source=SourceSpec(kind="zarr", path=str(tmp_path / "rb.zarr"), options={"task": "push the T"}),
             out=tmp_path / "zarr",
             fps=10,
-            workers=1,
             encoder=ENC,
         )
     )
@@ -384,10 +382,9 @@ def test_compressed_video_is_stream_copied_when_gops_allow(tmp_path: Path) -> No
         ),
         out=tmp_path / "out",
         mapping=str(mp),
-        workers=1,
         encoder=enc,
     )
-    rep = run_local(req)
+    rep = run_conversion(req)
     assert rep.episodes == 2 and not rep.failures, rep.failures
     eps = _episodes(tmp_path / "out")
     assert eps["stream_copied"].tolist() == ["camera/video", ""]

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from robopipe.convert.engine import ConvertRequest, EncoderOptions, run_local
+from robopipe.convert.engine import ConvertRequest, EncoderOptions, run_conversion
 from robopipe.convert.source import SourceSpec
 from robopipe.format.reader import DatasetReader
 from tests.fixtures.datasets import synthetic_frame
@@ -48,10 +48,9 @@ def test_replay_buffer_to_lerobot(tmp_path: Path, zarr_format: int) -> None:
         out=tmp_path / "out",
         fps=10,
         shards=2,
-        workers=1,
         encoder=EncoderOptions(codec="h264", crf=0, preset="ultrafast"),
     )
-    rep = run_local(req)
+    rep = run_conversion(req)
     assert rep.episodes == 3 and rep.frames == 20 and not rep.failures
     out = tmp_path / "out"
     info = json.loads((out / "meta" / "info.json").read_text())

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from flows.cli import main
 from robopipe.edit import EditRequest, edit
 from robopipe.edit.leftovers import SPLIT_JOURNAL
 from robopipe.errors import DatasetInUseError
+from robopipe.execution import SerialExecutor
 from robopipe.format.lock import writer_lock
 from robopipe.format.reader import DatasetReader
 from tests.fixtures.datasets import make_dataset
@@ -29,6 +31,7 @@ CHILD = """
 import os, sys
 sys.path.insert(0, {repo!r})
 from pathlib import Path
+from typing import Any
 import robopipe.edit.finish as finish
 import robopipe.edit.ops as ops
 from robopipe.edit import EditRequest, edit
@@ -39,8 +42,9 @@ def pause(what):
 
 STOP = {stop!r}
 runs = []
-def runner(plan):
-    result = ops.run_serial(plan)
+real_write_files = ops.write_files
+def write_files(plan, executor):
+    result = real_write_files(plan, executor)
     runs.append(plan)
     if STOP == "staged" or (STOP == "second-split" and len(runs) == 2):
         pause("staged")
@@ -55,7 +59,8 @@ def replace(src, dst):
         pause("mid-move")
 finish.os.replace = ops.os.replace = replace  # the same os module: patch it for this child only
 
-edit(EditRequest.model_validate_json({request!r}), runner=runner)
+ops.write_files = write_files
+edit(EditRequest.model_validate_json({request!r}))
 print("DONE", flush=True)
 """
 
@@ -121,11 +126,12 @@ def test_in_place_edit_killed_mid_swap_is_undone_by_repair(src: Path, tmp_path: 
 
 
 def test_failed_edit_removes_its_stage(src: Path, tmp_path: Path) -> None:
-    def broken(plan: object) -> object:
-        raise RuntimeError("disk on fire")
+    class Broken(SerialExecutor):
+        def map(self, *args: object, **kwargs: object) -> Any:
+            raise RuntimeError("disk on fire")
 
     with pytest.raises(RuntimeError):
-        edit(EditRequest(operation="set-task", root=src, task="x", out=tmp_path / "o"), runner=broken)  # type: ignore[arg-type]
+        edit(EditRequest(operation="set-task", root=src, task="x", out=tmp_path / "o"), Broken())
     assert _hidden(tmp_path) == [] and not (tmp_path / "o").exists()
 
 

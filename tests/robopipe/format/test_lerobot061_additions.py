@@ -208,7 +208,7 @@ def test_061_dataset_stats_match_lerobot(made061: Path, tmp_path: Path) -> None:
     shutil.copytree(made061 / "a", root)
     theirs = load_stats_json(root)
     assert theirs is not None
-    recompute_stats(StatsRequest(root=root, workers=0))
+    recompute_stats(StatsRequest(root=root))
     ours = load_stats_json(root)
     assert ours is not None
     assert "language_events" not in ours and "language_persistent" not in ours

@@ -44,7 +44,7 @@ def test_resumed_stats_equal_one_session_and_a_fresh_recompute(tmp_path: Path) -
             np.testing.assert_allclose(value, single[feature][name], rtol=1e-9, err_msg=f"{feature}/{name}")
     fresh = tmp_path / "fresh"
     shutil.copytree(tmp_path / "resumed", fresh)
-    recompute_stats(StatsRequest(root=fresh, workers=0, images=False))
+    recompute_stats(StatsRequest(root=fresh, images=False))
     again = _stats(fresh)
     for feature in NUMERIC:
         for name, value in resumed[feature].items():
