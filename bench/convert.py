@@ -238,7 +238,7 @@ def run_mcap_ceiling(files: list[Path], out: Path, size: int) -> dict[str, float
 
 
 def run_mcap_robopipe(root: Path, out: Path) -> dict[str, float]:
-    from robopipe.convert.engine import ConvertRequest, run_local
+    from robopipe.convert.engine import ConvertRequest, run_conversion
     from robopipe.convert.source import SourceSpec
 
     mapping = out.parent / "mcap-mapping.yaml"
@@ -247,10 +247,10 @@ def run_mcap_robopipe(root: Path, out: Path) -> dict[str, float]:
         "state: [joint_states/position]\n"
     )
     req = ConvertRequest(
-        source=SourceSpec(kind="mcap", path=str(root)), out=out, mapping=str(mapping), workers=1, shards=1
+        source=SourceSpec(kind="mcap", path=str(root)), out=out, mapping=str(mapping), shards=1
     )
     c0, t0 = _cpu(), time.perf_counter()
-    rep = run_local(req)
+    rep = run_conversion(req)
     return {"frames": rep.frames, "wall": time.perf_counter() - t0, "cpu": _cpu() - c0}
 
 

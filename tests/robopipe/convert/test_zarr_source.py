@@ -114,12 +114,11 @@ def test_single_channel_image_array_becomes_an_rgb_camera(tmp_path: Path) -> Non
     root["data"].create_array("action", shape=(6, 1), dtype="float32")[:] = 0
     root.create_group("meta").create_array("episode_ends", shape=(1,), dtype="int64")[:] = [6]
     out = tmp_path / "out"
-    rep = run_local(
+    rep = run_conversion(
         ConvertRequest(
             source=SourceSpec(kind="zarr", path=str(tmp_path / "ir.zarr")),
             out=out,
             fps=10,
-            workers=1,
             encoder=EncoderOptions(codec="h264", crf=0, preset="ultrafast"),
         )
     )
