@@ -180,7 +180,7 @@ def test_float_metre_depth(tmp_path: Path) -> None:
     # recomputing from the stored files gives the writer's image stats back (TIFF is lossless)
     from robopipe.stats.recompute import StatsRequest, recompute_stats
 
-    recompute_stats(StatsRequest(root=root, workers=0))
+    recompute_stats(StatsRequest(root=root))
     again = load_stats_json(root)
     assert again is not None
     for s in ("min", "max", "mean", "std", "q50"):
