@@ -29,6 +29,7 @@ from robopipe.errors import ConversionError, DatasetExistsError, RobopipeError
 from robopipe.execution import Executor, SerialExecutor
 from robopipe.format import safepath
 from robopipe.format.atomic import atomic_write_text
+from robopipe.format.lock import writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -362,10 +363,13 @@ def finish(plan: ConversionPlan, results: Sequence[ShardResult], seconds: float)
         )
     out = plan.request.out
     if len(roots) == 1 and not plan.request.keep_shards and not (out.exists() and any(out.iterdir())):
-        if out.exists():
-            out.rmdir()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        roots[0].rename(out)  # one shard: it already is the dataset (same filesystem, atomic)
+        with writer_lock(out):  # the merge branch takes it inside
+            if out.exists() and any(out.iterdir()):
+                raise DatasetExistsError(f"{out}: another run wrote it meanwhile; choose another --out")
+            if out.exists():
+                out.rmdir()
+            out.parent.mkdir(parents=True, exist_ok=True)
+            roots[0].rename(out)  # one shard: it already is the dataset (same filesystem, atomic)
     else:
         merge_shards(roots, out)
     failures = [f for r in ordered for f in r.failures]

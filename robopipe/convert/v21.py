@@ -25,6 +25,7 @@ from robopipe.errors import ConversionError, CorruptFileError
 from robopipe.format import layout, safepath
 from robopipe.format.features import FeatureSpec, parse_features
 from robopipe.format.info import MAX_FPS, MAX_TOTAL, DatasetInfo, read_json_file
+from robopipe.format.lock import writer_lock
 from robopipe.format.reader import column_to_numpy
 from robopipe.format.video import iter_frames
 from robopipe.stats import ImageStatsAccumulator, compute_episode_stats
@@ -133,9 +134,17 @@ def _source_path(src: Path, template: str, keys: frozenset[str], what: str, **va
 
 
 def convert_v21(request: V21ConvertRequest) -> DatasetInfo:
-    """Port ``request.src`` (v2.1) to ``request.out`` (v3.0); the source is only read."""
+    """Port ``request.src`` (v2.1) to ``request.out`` (v3.0); the source is only read.
+
+    The output root's writer lock is held throughout (a second conversion into it is refused).
+    """
+    safepath.check_disjoint(request.out, [Path(request.src)], "convert output")
+    with writer_lock(request.out):
+        return _convert_v21(request)
+
+
+def _convert_v21(request: V21ConvertRequest) -> DatasetInfo:
     src = Path(request.src)
-    safepath.check_disjoint(request.out, [src], "convert output")
     info = load_v21_info(src)
     where = src / layout.INFO_PATH
     if not isinstance(info.get("features"), dict):
