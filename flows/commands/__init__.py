@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "flows.commands.convert",  # convert rlds|hdf5|folder|v21
     "flows.commands.convert_logs",  # convert ros|mcap|zarr
     "flows.commands.publish",  # publish, history, download
+    "flows.commands.versions",  # tag, card
     "flows.commands.hardware",  # find-port, calibrate
     "flows.commands.record",  # find-cameras, record, replay
     "flows.commands.pipelines",  # ingest, port, serve, demo

@@ -40,6 +40,7 @@ def publish(
     *,
     repo_id: str,
     tag: str | None = None,
+    tag_message: str | None = None,
     force_tag: bool = False,
     private: bool = False,
     branch: str = "main",
@@ -55,7 +56,7 @@ def publish(
     """Publish a finished dataset as a versioned snapshot (resumable; only missing files are sent).
 
     The upload may take several commits; the final commit is then tagged ``v3.0`` (the LeRobot codebase version)
-    and, with ``--tag``, your semantic version. A failed run can simply be re-run.
+    and, with ``--tag``, your version name. A failed run can simply be re-run.
 
     Parameters
     ----------
@@ -65,7 +66,10 @@ def publish(
     repo_id
         ``ORG/NAME`` of the dataset repository.
     tag
-        Semantic version for this snapshot, e.g. ``v1.2.0``. An existing tag is never moved silently.
+        Version name for this snapshot, e.g. ``v1.0`` or ``v1.2.0`` (any tag name the Hub accepts, except
+        ``v3.0``). An existing tag is never moved silently.
+    tag_message
+        Message of the version tag.
     force_tag
         Move ``--tag`` if it already names another commit.
     private
@@ -101,6 +105,7 @@ def publish(
         root=root,
         repo_id=repo_id,
         tag=tag,
+        tag_message=tag_message,
         force_tag=force_tag,
         private=private,
         branch=branch,

@@ -293,7 +293,8 @@ def _publish_hub(
             if is_user and not request.force_tag:  # someone tagged it meanwhile
                 raise TagConflictError(f"{repo}: tag {tag} appeared on {tags[tag][:12]} during the publish")
             hub.delete_tag(repo, tag)
-        hub.create_tag(repo, tag, final, message=f"robopipe publish of {repo}")
+        message = (request.tag_message if is_user else None) or f"robopipe publish of {repo}"
+        hub.create_tag(repo, tag, final, message=message)
         tags[tag] = final
     return _result(
         request, "hub", location, final, commits, plan, tuple(t for t, c in tags.items() if c == final)
@@ -327,7 +328,8 @@ def _publish_local(request: PublishRequest, files: list[LocalFile], card: bytes)
                 continue
             if tag in tags and is_user and not request.force_tag:
                 raise TagConflictError(f"{repo}: tag {tag} already names {tags[tag][:12]} (use --force-tag)")
-            reg.update_ref(repo, f"refs/tags/{tag}", new, tags.get(tag))
+            message = request.tag_message if is_user else None
+            reg.create_tag(repo, tag, new, message, force=tag in tags)
             tags[tag] = new
     return _result(
         request, "local", location, new, commits, plan, tuple(t for t, c in tags.items() if c == new)

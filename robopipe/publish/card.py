@@ -13,6 +13,7 @@ import html
 import json
 import math
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -209,22 +210,72 @@ def render_card(
     lines += ["## Dataset structure", "", "[meta/info.json](meta/info.json):", fence + "json"]
     lines += [info_text, fence, ""]
 
-    key = repo_id.replace("/", "_").replace("-", "_").replace(".", "_")
+    lines += usage_section(repo_id, version)
     lines += [
         "## Citation",
         "",
         "```bibtex",
-        f"@misc{{{key},",
-        f"  title        = {{{repo_id}}},",
-        f"  note         = {{LeRobot {info.codebase_version} dataset"
-        + (f", version {version}" if version else "")
-        + "}},",
-        f"  howpublished = {{\\url{{https://huggingface.co/datasets/{repo_id}}}}}",
-        "}",
+        *citation_bibtex(repo_id, info.codebase_version, version),
         "```",
         "",
     ]
     return "\n".join(lines)
+
+
+def usage_section(repo_id: str, version: str | None) -> list[str]:
+    """Markdown lines: loading this dataset (this version) with LeRobot 0.6.1, and fetching it with robopipe."""
+    revision = f", revision={json.dumps(version)}" if version else ""
+    code = [
+        'pip install "lerobot[dataset]==0.6.1"',
+        "",
+        "from lerobot.datasets import LeRobotDataset",
+        "",
+        f"dataset = LeRobotDataset({json.dumps(repo_id)}{revision})",
+        "frame = dataset[0]  # dict: every feature as a tensor, plus task and indices",
+    ]
+    fetch = f"robopipe download {repo_id} --revision {shlex.quote(version or 'main')} --out {repo_id.split('/')[1]}"
+    fence = "`" * max(3, _longest_backtick_run("\n".join([*code, fetch])) + 1)
+    return [
+        "## Usage",
+        "",
+        "With [LeRobot](https://github.com/huggingface/lerobot) 0.6.1 (Python 3.12+):",
+        "",
+        fence + "python",
+        f"# {code[0]}",
+        *code[2:],
+        fence,
+        "",
+        "Or fetch this exact version into a folder:",
+        "",
+        fence + "bash",
+        fetch,
+        fence,
+        "",
+    ]
+
+
+def _bibtex_value(text: str) -> str:
+    """``text`` as the contents of a braced BibTeX field: LaTeX specials escaped, braces balanced."""
+    # braces become commands (BibTeX counts an escaped brace too, so "\}" could still close the field)
+    specials = {"\\": r"\textbackslash{}", "{": r"\textbraceleft{}", "}": r"\textbraceright{}", "%": r"\%",
+                "#": r"\#", "&": r"\&", "$": r"\$", "_": r"\_", "^": r"\^{}", "~": r"\~{}"}  # fmt: skip
+    return "".join(specials.get(c, c) for c in " ".join(text.split()))
+
+
+def citation_bibtex(repo_id: str, codebase_version: str, version: str | None) -> list[str]:
+    """A valid ``@misc`` BibTeX entry for the dataset (key from the repo id; values escaped; deterministic)."""
+    org = repo_id.split("/", 1)[0]
+    key = re.sub(r"[^A-Za-z0-9]+", "_", repo_id).strip("_") or "dataset"
+    url = f"https://huggingface.co/datasets/{repo_id}"
+    note = f"LeRobot {codebase_version} dataset" + (f", version {version}" if version else "")
+    fields = [
+        ("author", "{" + _bibtex_value(org) + "}"),  # an organisation: kept whole, never split into names
+        ("title", _bibtex_value(repo_id)),
+        ("howpublished", "\\url{" + url + "}"),
+        ("url", url),
+        ("note", _bibtex_value(note)),
+    ]
+    return [f"@misc{{{key},", *(f"  {k:<12} = {{{v}}}," for k, v in fields), "}"]
 
 
 def _text(value: Any, limit: int = 200) -> str:

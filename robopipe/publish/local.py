@@ -154,6 +154,13 @@ class LocalRegistry:
     def delete_ref(self, repo_id: str, ref: str, old: str) -> None:
         self._git(repo_id, "update-ref", "-d", ref, old)
 
+    def create_tag(
+        self, repo_id: str, tag: str, commit: str, message: str | None, force: bool = False
+    ) -> None:
+        """Annotated tag ``tag`` on ``commit`` (lightweight without a message); ``force`` replaces one."""
+        msg = ["-a", "-m", message] if message else []
+        self._git(repo_id, "tag", *msg, *(["-f"] if force else []), "--", tag, commit)
+
     # --- content ---------------------------------------------------------------------------------------------
     def tree_files(self, repo_id: str, revision: str) -> dict[str, str]:
         """path -> git blob id at ``revision``."""

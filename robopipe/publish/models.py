@@ -68,7 +68,8 @@ class PublishRequest(TargetOptions):
 
     root: Path = Field(description="dataset root (contains meta/info.json)")
     repo_id: str = Field(description="ORG/NAME of the dataset repository")
-    tag: str | None = Field(default=None, description="semantic version tag for this snapshot, e.g. v1.2.0")
+    tag: str | None = Field(default=None, description="version tag for this snapshot, e.g. v1.0 or v1.2.0")
+    tag_message: str | None = Field(default=None, max_length=4096, description="message of the version tag")
     force_tag: bool = Field(default=False, description="move --tag if it already names another commit")
     private: bool = Field(default=False, description="create the Hub repository as private")
     branch: str = Field(default="main", description="branch to commit to (created from main if missing)")

@@ -27,8 +27,8 @@ def test_cli_publish_history_download(
     assert "tags: v1.0.0, v3.0" in capsys.readouterr().out
     assert main(["publish", str(b), "--repo-id", "lab/cli", "--tag", "v1.0.0"]) == 2
     assert "--force-tag" in capsys.readouterr().err
-    assert main(["publish", str(b), "--repo-id", "lab/cli", "--tag", "v1.1", "--dry-run"]) == 2
-    assert "semantic version" in capsys.readouterr().err
+    assert main(["publish", str(b), "--repo-id", "lab/cli", "--tag", "v1 1", "--dry-run"]) == 2
+    assert "not a valid tag name" in capsys.readouterr().err
     assert main(["publish", str(b), "--repo-id", "lab/cli", "--tag", "v1.1.0", "--dry-run", "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["dry_run"] is True and plan["commit"] is None and plan["target"] == "local"
