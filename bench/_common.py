@@ -28,20 +28,41 @@ def make_vec(e, i, d=6):
 """
 
 
+# The LeRobot reference the benchmarks compare with: ROBOPIPE_BENCH_LEROBOT=0.4.4 (default) or 0.6.1, each found
+# through its variable (what .ci/run exports) or the default path the setup scripts in ../shared build.
+REFERENCES = {
+    "0.4.4": ("LEROBOT_PYTHON", Path.home() / ".cache/lerobot-ref/bin/python"),
+    "0.6.1": ("LEROBOT061_PYTHON", Path.home() / ".cache/lerobot-061/bin/python"),
+}
+
+
+def lerobot_version() -> str:
+    version = os.environ.get("ROBOPIPE_BENCH_LEROBOT", "0.4.4")
+    if version not in REFERENCES:
+        raise SystemExit(f"ROBOPIPE_BENCH_LEROBOT={version!r}: expected one of {', '.join(REFERENCES)}")
+    return version
+
+
 def lerobot_python() -> str | None:
-    py = os.environ.get("LEROBOT_PYTHON")
+    var, default = REFERENCES[lerobot_version()]
+    py = os.environ.get(var)
     if py and Path(py).is_file():
         return py
-    default = Path.home() / ".cache/lerobot-ref/bin/python"
     return str(default) if default.is_file() else None
+
+
+def lerobot_label() -> str:
+    """``LeRobot 0.6.1`` etc., for the benchmark tables."""
+    return f"LeRobot {lerobot_version()}"
 
 
 def run_lerobot(code: str, workdir: Path, timeout: float = 3600) -> Any:
     """Run ``code`` in the LeRobot reference interpreter offline; returns the JSON of its last line."""
     py = lerobot_python()
     if py is None:
+        var = REFERENCES[lerobot_version()][0]
         raise SystemExit(
-            "LeRobot reference interpreter not found: set LEROBOT_PYTHON (../shared/lerobot-reference/setup.sh)"
+            f"{lerobot_label()} reference interpreter not found: set {var} (../shared/lerobot-reference/setup*.sh)"
         )
     workdir.mkdir(parents=True, exist_ok=True)
     script = workdir / "lerobot_bench.py"

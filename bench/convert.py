@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import ratio, run_lerobot
+from bench._common import lerobot_label, ratio, run_lerobot
 
 LEROBOT_LOOP = """
 import glob, json, time, resource, numpy as np
@@ -317,13 +317,13 @@ def main() -> None:
                 LEROBOT_LOOP.format(npz_dir=str(work / "npz"), root=str(work / "lerobot_out")), work / "lr"
             )
             assert lr["frames"] == frames
-            show("LeRobot 0.4.4 add_frame loop (npz input)", lr)
+            show(f"{lerobot_label()} add_frame loop (npz input)", lr)
         r1 = show("robopipe, 1 worker (in process)", run_robopipe(data, work / "rp1", 1))
         r2 = show("robopipe, 2 Dask workers (cold start)", run_robopipe(data, work / "rp2", 2))
         w1 = show("robopipe, 1 Dask worker (warm cluster)", run_warm(data, work, 1))
         w2 = show("robopipe, 2 Dask workers (warm cluster)", run_warm(data, work, 2))
-        if "LeRobot 0.4.4 add_frame loop (npz input)" in rows:
-            lr = rows["LeRobot 0.4.4 add_frame loop (npz input)"]
+        if f"{lerobot_label()} add_frame loop (npz input)" in rows:
+            lr = rows[f"{lerobot_label()} add_frame loop (npz input)"]
             print(f"robopipe 1 worker vs LeRobot, wall:            {ratio(lr['wall'], r1['wall'])}")
             print(f"robopipe vs LeRobot per core (CPU time/frame): {ratio(lr['cpu'], r1['cpu'])}")
             print(f"robopipe 2 workers vs LeRobot, wall:           {ratio(lr['wall'], r2['wall'])}")

@@ -1,4 +1,4 @@
-"""Merge/edit benchmark: LeRobot 0.4.4's dataset tools vs robopipe on the same data, and ``cp -r`` as the ceiling.
+"""Merge/edit benchmark: LeRobot's dataset tools (0.4.4, or 0.6.1 with ROBOPIPE_BENCH_LEROBOT=0.6.1) vs robopipe on the same data, and ``cp -r`` as the ceiling.
 
 Operations (same inputs for all three):
   delete   delete every 4th episode of BASE            (LeRobot: dataset_tools.delete_episodes)
@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import FRAME_SRC, ratio, run_lerobot
+from bench._common import FRAME_SRC, lerobot_label, ratio, run_lerobot
 
 ns: dict = {}
 exec(FRAME_SRC, ns)
@@ -219,8 +219,9 @@ def main() -> None:
                 work / "lerobot",
             )
         targets = {"delete": 20, "split": 20, "merge2": None, "merge16": 5}
+        print(f"\nLeRobot side: {lerobot_label()}")
         print(
-            f"\n{'operation':<9} {'LeRobot s':>10} {'robopipe s':>11} {'cp -r s':>8} {'+sync s':>8} "
+            f"{'operation':<9} {'LeRobot s':>10} {'robopipe s':>11} {'cp -r s':>8} {'+sync s':>8} "
             f"{'LeRobot/robopipe':>17} {'robopipe/cp':>12} {'rp/cp+sync':>11}  target"
         )
         for op in ("delete", "split", "merge2", "merge16"):

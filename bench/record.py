@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import lerobot_python, ratio, run_lerobot
+from bench._common import lerobot_label, lerobot_python, ratio, run_lerobot
 
 LEROBOT = r"""
 import json, logging, sys, threading, time
@@ -43,7 +43,10 @@ from dataclasses import dataclass
 from lerobot.cameras.camera import Camera
 from lerobot.cameras.configs import CameraConfig
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
-from lerobot.datasets.utils import build_dataset_frame, hw_to_dataset_features
+try:
+    from lerobot.datasets.utils import build_dataset_frame, hw_to_dataset_features
+except ImportError:  # LeRobot 0.6.1 moved them to lerobot.utils.feature_utils
+    from lerobot.utils.feature_utils import build_dataset_frame, hw_to_dataset_features
 from lerobot.utils.robot_utils import precise_sleep
 from lerobot.robots.so_follower import SO101Follower, SO101FollowerConfig
 from lerobot.teleoperators.so_leader import SO101Leader, SO101LeaderConfig
@@ -387,7 +390,7 @@ def main() -> None:
                 raw[f"robopipe-{n}"] = rp
                 rows.append({"cams": n, **summarize("robopipe", rp, expected)})
             if not args.skip_lerobot and lerobot_python():
-                print(f"== {n} camera(s): LeRobot 0.4.4 ...", flush=True)
+                print(f"== {n} camera(s): {lerobot_label()} ...", flush=True)
                 try:
                     lr = run_lerobot_side(n, args, work)
                 except (Exception, SystemExit) as exc:

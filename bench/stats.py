@@ -1,4 +1,4 @@
-"""Statistics benchmark: LeRobot 0.4.4 vs robopipe on the same datasets, side by side.
+"""Statistics benchmark: LeRobot (0.4.4, or 0.6.1 with ROBOPIPE_BENCH_LEROBOT=0.6.1) vs robopipe on the same datasets, side by side.
 
 Numeric part (one synthetic dataset, default 1M frames):
   * read ceiling     - just reading the numeric parquet columns into numpy (pyarrow)
@@ -32,6 +32,8 @@ import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench._common import lerobot_label, lerobot_python  # noqa: E402
 
 DEFAULT_LEROBOT = "/root/.cache/lerobot-ref/bin/python"
 
@@ -71,7 +73,10 @@ LEROBOT_VIDEO = r"""
 import json, sys, time, logging
 logging.disable(logging.INFO)
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
-from lerobot.datasets.v30.augment_dataset_quantile_stats import compute_quantile_stats_for_dataset
+try:
+    from lerobot.datasets.v30.augment_dataset_quantile_stats import compute_quantile_stats_for_dataset
+except ImportError:  # LeRobot 0.6.1 moved it to lerobot.scripts
+    from lerobot.scripts.augment_dataset_quantile_stats import compute_quantile_stats_for_dataset
 best = None
 for _ in range(int(sys.argv[2])):
     t0 = time.perf_counter()
@@ -229,7 +234,7 @@ def main() -> None:
     ap.add_argument("--video-size", default="240x320", help="HxW of the video camera")
     ap.add_argument("--codec", default="libsvtav1", help="libsvtav1 or h264")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "robopipe-bench-stats")
-    ap.add_argument("--lerobot-python", default=os.environ.get("LEROBOT_PYTHON", DEFAULT_LEROBOT))
+    ap.add_argument("--lerobot-python", default=lerobot_python() or DEFAULT_LEROBOT)
     ap.add_argument("--no-dask", action="store_true", help="skip the Dask runs")
     ap.add_argument("--repeat", type=int, default=2, help="runs per measurement; the best is reported")
     args = ap.parse_args()
@@ -248,7 +253,7 @@ def main() -> None:
     lr = run_lerobot(args.lerobot_python, LEROBOT_NUMERIC, root, REPEAT)
     ref = lr["seconds"] if lr else None
     if lr:
-        row(f"lerobot ({lr['episodes']} episodes)", lr["seconds"], n, ref)
+        row(f"{lerobot_label()} ({lr['episodes']} episodes)", lr["seconds"], n, ref)
     row("read ceiling (pyarrow -> numpy)", ceiling, n, ref)
     row("robopipe compute (same loop)", timed(lambda: robopipe_compute(root)), n, ref)
     row(
@@ -279,7 +284,7 @@ def main() -> None:
         lv = run_lerobot(args.lerobot_python, LEROBOT_VIDEO, vroot, REPEAT)
         vref = lv["seconds"] if lv else None
         if lv:
-            row("lerobot compute_quantile_stats", lv["seconds"], vn, vref)
+            row(f"{lerobot_label()} quantile_stats", lv["seconds"], vn, vref)
         row(
             "robopipe stats --workers 0",
             timed(lambda: recompute_stats(StatsRequest(root=vroot))),

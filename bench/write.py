@@ -3,7 +3,7 @@
 Prints frames/s for each, their ratio, the raw encoder throughput on the same frames (the ceiling) and
 peak memory per episode count. Targets (issue 3): robopipe >= 4x LeRobot and >= 80 % of the ceiling.
 
-    .venv/bin/python bench/write.py [--episodes 10] [--frames 300] [--height 240 --width 320] [--codec libsvtav1]
+    [ROBOPIPE_BENCH_LEROBOT=0.6.1] .venv/bin/python bench/write.py [--episodes 10] [--frames 300] [--height 240 --width 320] [--codec libsvtav1]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import FRAME_SRC, ratio, run_lerobot
+from bench._common import FRAME_SRC, lerobot_label, ratio, run_lerobot
 
 ns: dict = {}
 exec(FRAME_SRC, ns)
@@ -139,7 +139,7 @@ def main() -> None:
         )
         if not a.skip_lerobot:
             lr = run_lerobot(LEROBOT.format(E=E, T=T, H=H, W=W, root=str(work / "lerobot")), work / "lr")
-            print(f"  LeRobot 0.4.4       : {lr['fps']:8.1f} frames/s  ({lr['seconds']:.1f} s)")
+            print(f"  {lerobot_label():<20}: {lr['fps']:8.1f} frames/s  ({lr['seconds']:.1f} s)")
             print(f"  robopipe / LeRobot  : {ratio(rp['fps'], lr['fps'])}   (target >= 4x)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
