@@ -17,6 +17,7 @@ goes through here and either resolves inside its root or stops with :class:`Unsa
 
 from __future__ import annotations
 
+import errno
 import re
 import string
 from collections.abc import Iterable, Mapping
@@ -162,8 +163,15 @@ def inside(root: Path, rel: str | Path, what: str = "path") -> Path:
     base = root.resolve()
     try:
         real = path.resolve()
-    except (OSError, RuntimeError) as exc:  # symlink loops
+    except (OSError, RuntimeError) as exc:  # symlink loops (Python < 3.13)
         raise UnsafePathError(f"{path}: cannot resolve {what} ({exc})") from exc
+    try:
+        path.stat()
+    except (
+        OSError
+    ) as exc:  # a missing path is fine (an output); Python 3.13's resolve() no longer raises on a loop
+        if exc.errno == errno.ELOOP:
+            raise UnsafePathError(f"{path}: cannot resolve {what} ({exc})") from exc
     if real != base and not real.is_relative_to(base):
         raise UnsafePathError(
             f"{path}: {what} resolves to {real}, outside the dataset root {base} (a symlink or '..' escapes it)"
