@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh
-ensure_venv "dev,rlds"
+ensure_venv "dev,rlds,ros,zarr"
 VENV="${ROBOPIPE_VENV:-.venv}"
 REF=../shared/lerobot-reference
 if [ -z "${ROBOPIPE_SKIP_REFERENCES:-}" ]; then
