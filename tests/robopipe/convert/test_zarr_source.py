@@ -144,10 +144,8 @@ def test_uint16_depth_array_becomes_a_depth_map(tmp_path: Path) -> None:
     root.create_group("meta").create_array("episode_ends", shape=(1,), dtype="int64")[:] = [4]
     assert ZarrReader(tmp_path / "d.zarr").infer_mapping().depth == {"camera0_depth": "camera0_depth"}
     out = tmp_path / "out"
-    run_local(
-        ConvertRequest(
-            source=SourceSpec(kind="zarr", path=str(tmp_path / "d.zarr")), out=out, fps=10, workers=1
-        )
+    run_conversion(
+        ConvertRequest(source=SourceSpec(kind="zarr", path=str(tmp_path / "d.zarr")), out=out, fps=10)
     )
     feat = json.loads((out / "meta" / "info.json").read_text())["features"][
         "observation.images.camera0_depth"
