@@ -1,9 +1,10 @@
 """ROS 1 ``.bag`` and ROS 2 bags (sqlite3 ``.db3`` or ``.mcap`` storage) through ``rosbags`` (core layer).
 
 rosbags is pure Python and reads the message definitions stored in the bag, so no ROS installation and no
-typestore guessing is needed. A source is one bag (a ``.bag`` file or a ROS 2 bag folder holding
-``metadata.yaml``) or a folder of them (one per episode unless episodes are cut from the logs). Episodes,
-alignment and tasks are :class:`robopipe.convert.logs.LogReader`'s.
+typestore guessing is needed. A source is one bag (a ``.bag`` file, a ROS 2 bag folder holding
+``metadata.yaml``, or a bare ROS 2 ``.db3``/``.mcap`` storage file) or a folder of them (one per episode
+unless episodes are cut from the logs). Episodes, alignment and tasks are
+:class:`robopipe.convert.logs.LogReader`'s.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from robopipe.convert.logs import LogReader, natural_files
 from robopipe.convert.messages import to_plain
 from robopipe.convert.source import SourceSpec
 from robopipe.errors import ConversionError
+
+
+_FILES = (".bag", ".db3", ".mcap")  # ROS 1 bags, and ROS 2 storage files without their metadata.yaml
 
 
 def _is_ros2_bag(p: Path) -> bool:
@@ -99,20 +103,22 @@ class RosReader(LogReader):
     """:class:`SourceReader` for ROS 1/2 bags."""
 
     kind = "ros"
-    suffixes = (".bag", "ROS 2 bag folder with metadata.yaml")
+    suffixes = (".bag", ".db3", ".mcap", "ROS 2 bag folder with metadata.yaml")
 
     def find_files(self) -> list[Path]:
         p = self.path
-        if p.is_file() and p.suffix == ".bag":
+        if p.is_file() and p.suffix in _FILES:
             return [p]
         if _is_ros2_bag(p):
             return [p]
         if p.is_dir():
-            found = [c for c in p.iterdir() if (c.is_file() and c.suffix == ".bag") or _is_ros2_bag(c)]
+            found = [c for c in p.iterdir() if (c.is_file() and c.suffix in _FILES) or _is_ros2_bag(c)]
             return self._confined(natural_files(found))
         if not p.exists():
             raise ConversionError(f"{p}: ROS source not found")
-        raise ConversionError(f"{p}: not a ROS 1 .bag file or a ROS 2 bag folder (metadata.yaml)")
+        raise ConversionError(
+            f"{p}: not a ROS 1 .bag, a ROS 2 .db3/.mcap storage file or a ROS 2 bag folder (metadata.yaml)"
+        )
 
     def open_file(self, path: Path) -> RosbagFile:
         return RosbagFile(path)

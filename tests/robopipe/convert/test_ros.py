@@ -608,3 +608,14 @@ def test_16uc1_depth_topic_becomes_a_lerobot_depth_map(tmp_path: Path) -> None:
     np.testing.assert_array_equal(got, expect)  # the 12-bit codes survive the lossless video exactly
     report = validate_dataset(tmp_path / "out", full_decode=True)
     assert report.valid, [f.message for f in report.errors]
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_bare_ros2_storage_file_without_metadata_yaml(tmp_path: Path, storage: str) -> None:
+    truth = write_ros2(tmp_path / "bag", storage=storage, seconds=0.6)
+    (tmp_path / "bare").mkdir()
+    src = next(p for p in (tmp_path / "bag").iterdir() if p.suffix in (".db3", ".mcap"))
+    bare = src.rename(tmp_path / "bare" / src.name)
+    rep = _convert(bare, tmp_path / "out", "ros", MAPPING, tmp_path)
+    assert rep.episodes == 1 and not rep.failures
+    assert len(_data(tmp_path / "out")) == len(_grid(truth)[1])
