@@ -18,7 +18,6 @@ from robopipe.convert.messages import to_plain
 from robopipe.convert.source import SourceSpec
 from robopipe.errors import ConversionError
 
-
 _FILES = (".bag", ".db3", ".mcap")  # ROS 1 bags, and ROS 2 storage files without their metadata.yaml
 
 
