@@ -56,13 +56,17 @@ def duplicate_findings(
         by_shape.setdefault(signatures[e].shape, []).append((n, e))
     for group in by_shape.values():
         mat = np.stack([signatures[e] for _, e in group])
+        sq = np.einsum("ij,ij->i", mat, mat)
+        size = mat.shape[1]
         lens = np.array([n for n, _ in group], np.float64)
         for i in range(1, len(group)):
             lo = max(0, i - window)
             near = lens[lo:i] >= 0.98 * lens[i]
             if not near.any():
                 continue
-            dist = np.sqrt(np.mean((mat[lo:i] - mat[i]) ** 2, axis=1))
+            # |a - b|^2 = |a|^2 + |b|^2 - 2 a.b: one matrix-vector product per episode
+            d2 = np.maximum(sq[lo:i] + sq[i] - 2.0 * (mat[lo:i] @ mat[i]), 0.0) / size
+            dist = np.sqrt(d2)
             hits = np.flatnonzero(near & (dist <= cfg.duplicates.max_distance))
             for h in hits:
                 e_i, e_j = group[i][1], group[lo + int(h)][1]

@@ -67,16 +67,14 @@ def _spikes(x: np.ndarray, rng: np.ndarray, cfg: QualityConfig) -> list[tuple[in
         return []
     d = np.diff(x, axis=0)  # d[t] = x[t+1] - x[t]
     up, down = d[:-1], d[1:]  # around frame t+1
-    curv = down - up
-    scale = robust_scale(curv, axis=0)
     big = cfg.spikes.min_fraction * rng
     small, large = np.minimum(np.abs(up), np.abs(down)), np.maximum(np.abs(up), np.abs(down))
-    hit = (
-        (np.sign(up) == -np.sign(down))
-        & (small > big)
-        & (small >= 0.5 * large)
-        & (np.abs(curv) > cfg.spikes.mad_k * scale)
-    )
+    hit = (np.sign(up) == -np.sign(down)) & (small > big) & (small >= 0.5 * large)
+    dims = np.flatnonzero(hit.any(axis=0))
+    if not len(dims):  # the usual case: no candidate, no median to compute
+        return []
+    curv = down[:, dims] - up[:, dims]
+    hit[:, dims] &= np.abs(curv) > cfg.spikes.mad_k * robust_scale(curv, axis=0)
     out = []
     for dim in np.flatnonzero(hit.any(axis=0)):
         for a, b in runs(hit[:, dim]):

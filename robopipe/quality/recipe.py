@@ -192,21 +192,35 @@ def unit_signals(plan: QualityPlan, unit: Unit) -> UnitResult:
 
 
 def stage_unit(staging: Path, r: UnitResult) -> None:
-    """``unit-N.json`` (signals, findings, means) + ``unit-N.npz`` (per-frame arrays); no pickle."""
-    arrays: dict[str, np.ndarray] = {}
-    doc: dict[str, Any] = {"uid": r.uid, "key": r.key, "numeric": {}, "camera": sorted(r.camera)}
-    for ep, nr in r.numeric.items():
-        doc["numeric"][str(ep)] = {
-            "signals": nr.signals,
-            "findings": [f.model_dump() for f in nr.findings],
-            "means": {k: np.asarray(v, np.float64).tolist() for k, v in nr.means.items()},
-            "frames": sorted(nr.frame_signals),
+    """``unit-N.json`` (signals, findings, means) + ``unit-N.npz`` (per-frame arrays); no pickle.
+
+    Per-frame arrays are concatenated over the unit's episodes (a handful of arrays per file, not a few
+    per episode), with the episode lengths to split them again.
+    """
+    eps = sorted(r.numeric)
+    cams = sorted(r.camera)
+    names = sorted({n for nr in r.numeric.values() for n in nr.frame_signals})
+    doc: dict[str, Any] = {"uid": r.uid, "key": r.key, "episodes": eps, "cameras": cams, "frames": names}
+    doc["numeric"] = {
+        str(ep): {
+            "signals": r.numeric[ep].signals,
+            "findings": [f.model_dump() for f in r.numeric[ep].findings],
+            "means": {k: np.asarray(v, np.float64).tolist() for k, v in r.numeric[ep].means.items()},
         }
-        arrays[f"sig.{ep}"] = nr.signature
-        for name, a in nr.frame_signals.items():
-            arrays[f"f.{ep}.{name}"] = a
-    for ep, a in r.camera.items():
-        arrays[f"cam.{ep}"] = a
+        for ep in eps
+    }
+    arrays: dict[str, np.ndarray] = {
+        "lengths": np.array(
+            [len(r.numeric[ep].frame_signals[names[0]]) if names else 0 for ep in eps], np.int64
+        ),
+        "cam_lengths": np.array([len(r.camera[ep]) for ep in cams], np.int64),
+    }
+    for name in names:
+        arrays[f"f.{name}"] = np.concatenate([r.numeric[ep].frame_signals[name] for ep in eps])
+    sigs = [r.numeric[ep].signature for ep in eps]
+    arrays["sig_lengths"] = np.array([len(x) for x in sigs], np.int64)
+    arrays["sig"] = np.concatenate(sigs) if sigs else np.zeros(0)
+    arrays["cam"] = np.concatenate([r.camera[ep] for ep in cams]) if cams else np.zeros((0, 3), np.float32)
     base = Path(staging) / f"unit-{r.uid:06d}"
     tmp_npz = base.with_suffix(".npz.tmp")
     with open(tmp_npz, "wb") as fh:
@@ -217,24 +231,31 @@ def stage_unit(staging: Path, r: UnitResult) -> None:
     tmp.replace(base.with_suffix(".json"))
 
 
+def _split(values: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
+    return np.split(values, np.cumsum(lengths)[:-1]) if len(lengths) else []
+
+
 def read_staged_unit(staging: Path, uid: int) -> UnitResult:
     """What :func:`stage_unit` wrote for unit ``uid``."""
     base = Path(staging) / f"unit-{uid:06d}"
     doc = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
     with np.load(base.with_suffix(".npz"), allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
+    eps: list[int] = doc["episodes"]
+    frames = {n: _split(arrays[f"f.{n}"], arrays["lengths"]) for n in doc["frames"]}
+    sigs = _split(arrays["sig"], arrays["sig_lengths"])
     numeric = {}
-    for ep_s, d in doc["numeric"].items():
-        ep = int(ep_s)
+    for i, ep in enumerate(eps):
+        d = doc["numeric"][str(ep)]
         numeric[ep] = NumericResult(
             signals=d["signals"],
             findings=[Finding.model_validate(f) for f in d["findings"]],
-            frame_signals={n: arrays[f"f.{ep}.{n}"] for n in d["frames"]},
+            frame_signals={n: frames[n][i] for n in doc["frames"]},
             means={k: np.asarray(v, np.float64) for k, v in d["means"].items()},
-            signature=arrays[f"sig.{ep}"],
+            signature=sigs[i],
         )
-    camera = {int(ep): arrays[f"cam.{ep}"] for ep in doc["camera"]}
-    return UnitResult(doc["uid"], numeric, camera, doc["key"])
+    camera = dict(zip(doc["cameras"], _split(arrays["cam"], arrays["cam_lengths"])))
+    return UnitResult(doc["uid"], numeric, {int(k): v for k, v in camera.items()}, doc["key"])
 
 
 def _episode_meta(root: Path) -> dict[int, dict[str, Any]]:
