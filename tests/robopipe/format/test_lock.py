@@ -140,3 +140,17 @@ def test_repair_drops_a_staged_copy_of_a_flushed_episode(tmp_path: Path) -> None
     assert main(["repair", str(root)]) == 0
     assert not (root / STAGING_DIR).exists() and not (root / CONFLICT_DIR).exists()
     assert DatasetReader(root).num_episodes == 2
+
+
+def test_master_swap_of_the_ingest_pipeline_is_refused_while_another_writer_holds_the_master(
+    tmp_path: Path,
+) -> None:
+    from robopipe.ingest.master import promote_master
+
+    master, staged = tmp_path / "master", tmp_path / "master.next"
+    staged.mkdir()
+    with writer_lock(master), pytest.raises(DatasetInUseError):
+        promote_master(staged, master)
+    assert staged.is_dir() and not master.exists()
+    promote_master(staged, master)
+    assert master.is_dir() and not staged.exists()
