@@ -17,6 +17,8 @@ def stats(
     threads: bool = False,
     images: Annotated[bool, Parameter(negative="--no-images")] = True,
     skip_nonfinite: bool = False,
+    quality: Annotated[bool, Parameter(negative=())] = False,
+    quality_config: Path | None = None,
 ) -> int:
     """Recompute per-episode stats, sketches and meta/stats.json of a dataset (any v3.0, also LeRobot's).
 
@@ -40,6 +42,10 @@ def stats(
         Recompute image/video stats. With ``--no-images`` the old camera stats are kept.
     skip_nonfinite
         Ignore NaN/Inf values instead of failing (the error lists every feature, count and dimension).
+    quality
+        Also compute the quality signals (``robopipe quality``) in the same pass: each mp4 decoded once.
+    quality_config
+        YAML of quality thresholds (with ``--quality``).
     """
     from tqdm import tqdm
 
@@ -64,13 +70,22 @@ def stats(
         ) as bar,
         open_executor(execution) as executor,
     ):
-        report = recompute_stats(request, executor, progress=bar.update)
+        if quality:
+            from robopipe.quality.single_pass import stats_with_quality
+
+            report, qreport = stats_with_quality(request, quality_config, executor, progress=bar.update)
+        else:
+            report = recompute_stats(request, executor, progress=bar.update)
     kept = f", kept old stats of {report.kept_features}" if report.kept_features else ""
     print(
         f"{report.root}: stats of {report.episodes} episodes / {report.frames} frames from "
         f"{report.data_files} data + {report.video_files} video files in {report.seconds:.2f}s "
         f"on {report.executor}{kept}"
     )
+    if quality:
+        from robopipe.quality.summary import format_quality
+
+        print(format_quality(qreport))
     return 0
 
 

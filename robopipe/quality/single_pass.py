@@ -13,19 +13,24 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from robopipe.execution import Executor, SerialExecutor
+from robopipe.format.lock import writer_lock
 from robopipe.quality.camera import LumaCollector
+from robopipe.quality.config import QualityConfig, load_config
 from robopipe.quality.models import QualityReport
 from robopipe.quality.recipe import (
     QualityPlan,
     UnitResult,
     finish_quality,
+    plan_quality,
     read_staged_unit,
     run_quality_unit,
     stage_unit,
 )
+from robopipe.stats.recompute import StatsReport, StatsRequest, recompute_stats
 from robopipe.stats.units import FrameHook, Unit
 
 S = TypeVar("S")
@@ -66,3 +71,29 @@ def finish_observed(
     finally:
         shutil.rmtree(plan.staging, ignore_errors=True)
     return finish_quality(plan, results, time.perf_counter() - t0, label)
+
+
+def stats_with_quality(
+    request: StatsRequest,
+    config: QualityConfig | Path | None = None,
+    executor: Executor | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[StatsReport, QualityReport]:
+    """``robopipe stats --quality``: the stats recipe with the quality observer, then the quality finish.
+
+    Every mp4 is decoded once for both; the dataset ranges the quality signals use are those of the
+    stats.json present before the run (or read from the data when there is none).
+    """
+    t0 = time.perf_counter()
+    cfg = config if isinstance(config, QualityConfig) else load_config(config)
+    label = "defaults" if config is None else "custom" if isinstance(config, QualityConfig) else str(config)
+    plan = plan_quality(request.root, cfg)
+    plan.staging.mkdir(parents=True, exist_ok=True)
+    try:
+        stats = recompute_stats(request, executor, progress, observer=QualityObserver(plan))
+    except BaseException:
+        shutil.rmtree(plan.staging, ignore_errors=True)
+        raise
+    with writer_lock(request.root):
+        quality = finish_observed(plan, t0, label, executor)
+    return stats, quality

@@ -16,6 +16,7 @@ Every file is replaced atomically; an interrupted run leaves a loadable dataset 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import time
@@ -49,7 +50,7 @@ from robopipe.stats.io import (
     write_stats_json,
 )
 from robopipe.stats.lerobot_math import QUANTILE_KEYS
-from robopipe.stats.units import EpisodeSpan, Unit, read_staged, run_unit
+from robopipe.stats.units import EpisodeSpan, FrameHook, Unit, UnitObserver, read_staged, run_unit
 from robopipe.stats.values import DatasetStats, merge_all
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ class Plan:
     staging: Path = field(default=Path())
     images: bool = True
     on_nonfinite: OnNonFinite = "raise"
+    observer: UnitObserver | None = None
 
 
 def plan_recompute(root: Path, *, images: bool = True, on_nonfinite: OnNonFinite = "raise") -> Plan:
@@ -335,16 +337,24 @@ def cleanup(plan: Plan) -> None:
 
 
 def stats_unit(plan: Plan, unit: Unit) -> DatasetStats:
-    """Unit of work: one data/video file -> staged per-episode results + the file's merged stats."""
-    return run_unit(
-        plan.root,
-        unit,
-        plan.features,
-        plan.fps,
-        plan.staging,
-        images=plan.images,
-        on_nonfinite=plan.on_nonfinite,
-    )
+    """Unit of work: one data/video file -> staged per-episode results + the file's merged stats.
+
+    ``plan.observer`` (e.g. the quality signals) sees the unit too, in the same decode.
+    """
+
+    def run(hook: FrameHook | None) -> DatasetStats:
+        return run_unit(
+            plan.root,
+            unit,
+            plan.features,
+            plan.fps,
+            plan.staging,
+            images=plan.images,
+            on_nonfinite=plan.on_nonfinite,
+            on_frame=hook,
+        )
+
+    return run(None) if plan.observer is None else plan.observer.run(unit, run)
 
 
 def finalize_unit(plan: Plan, ep_file: EpisodesFile) -> int:
@@ -356,21 +366,27 @@ def recompute_stats(
     request: StatsRequest,
     executor: Executor | None = None,
     progress: Callable[[int], None] | None = None,
+    observer: UnitObserver | None = None,
 ) -> StatsReport:
     """The stats recipe: every file's stats on ``executor`` (default: serial), merged, written atomically.
 
     ``progress(n)`` is called with the frames of every finished file, in completion order. Holds the
-    root's writer lock.
+    root's writer lock. ``observer`` sees every unit in the same pass (the quality signals use it).
     """
     with writer_lock(request.root):
-        return _recompute_stats(request, executor or SerialExecutor(), progress)
+        return _recompute_stats(request, executor or SerialExecutor(), progress, observer)
 
 
 def _recompute_stats(
-    request: StatsRequest, executor: Executor, progress: Callable[[int], None] | None
+    request: StatsRequest,
+    executor: Executor,
+    progress: Callable[[int], None] | None,
+    observer: UnitObserver | None = None,
 ) -> StatsReport:
     t0 = time.perf_counter()
     plan = plan_recompute(request.root, images=request.images, on_nonfinite=request.on_nonfinite)
+    if observer is not None:
+        plan = dataclasses.replace(plan, observer=observer)
     plan.staging.mkdir(parents=True, exist_ok=True)
 
     def done(d: Done[DatasetStats]) -> None:

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import av
 import numpy as np
@@ -38,6 +38,16 @@ from robopipe.stats.values import DatasetStats, merge_all
 
 log = logging.getLogger(__name__)
 FrameHook = Callable[[int, int, Any], None]
+
+
+class UnitObserver(Protocol):
+    """Sees every stats unit (picklable: runs where the unit runs), e.g. the quality signals.
+
+    ``run(unit, stats)`` must call ``stats(hook)`` exactly once and return its value; ``hook`` (or None)
+    receives every decoded frame of a video unit, so one decode serves both.
+    """
+
+    def run(self, unit: Unit, stats: Callable[[FrameHook | None], DatasetStats]) -> DatasetStats: ...
 
 
 @dataclass(frozen=True)

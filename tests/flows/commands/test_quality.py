@@ -108,3 +108,13 @@ def test_view_export_without_quality_results(master: Path, tmp_path: Path) -> No
     ds = json.loads((tmp_path / "site/api/dataset.json").read_text())
     assert ds["quality"] is None and all(e["score"] is None for e in ds["episodes"])
     assert not (root / "meta/robopipe/quality").exists()  # viewing never writes into the dataset
+
+
+def test_stats_with_quality_in_one_pass(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from robopipe.quality.store import read_episodes
+
+    assert main(["stats", str(root), "--workers", "0", "--quality"]) == 0  # stats' exit code
+    out = capsys.readouterr().out
+    assert "stats of 8 episodes" in out and "frozen_camera [frames 10-29]" in out
+    kinds = {q.episode_index: {f.kind for f in q.findings} for q in read_episodes(root)}
+    assert "black_camera" in kinds[5] and "duplicate_episode" in kinds[4]

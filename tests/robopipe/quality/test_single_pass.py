@@ -33,3 +33,24 @@ def test_observer_in_stats_units_matches_standalone(defect_root: Path, tmp_path:
     assert read_episodes(defect_root) == standalone
     assert (defect_root / "meta/robopipe/quality/frames.parquet").read_bytes() == frames
     assert report.episodes == 8 and not qplan.staging.exists()
+
+
+def test_stats_with_quality_is_one_pass_with_both_results(defect_root: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from robopipe.execution import ThreadExecutor
+    from robopipe.quality.single_pass import stats_with_quality
+    from robopipe.stats.recompute import StatsRequest, recompute_stats
+
+    twin = tmp_path / "twin"
+    shutil.copytree(defect_root, twin)
+    compute_quality(defect_root)
+    standalone = read_episodes(defect_root)
+    recompute_stats(StatsRequest(root=twin))
+    stats_json = (twin / "meta/stats.json").read_text()
+    with ThreadExecutor(2) as threads:
+        stats, quality = stats_with_quality(StatsRequest(root=defect_root), executor=threads)
+    assert stats.episodes == quality.episodes == 8
+    assert read_episodes(defect_root) == standalone
+    assert (defect_root / "meta/stats.json").read_text() == stats_json  # the stats are unchanged by it
+    assert not list((defect_root / "meta/robopipe").glob(".*-staging-*"))
