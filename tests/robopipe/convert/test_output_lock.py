@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from robopipe.convert.engine import ConvertRequest, run_local
+from robopipe.convert.engine import ConvertRequest, run_conversion
 from robopipe.convert.source import SourceSpec
 from robopipe.convert.v21 import V21ConvertRequest, convert_v21
 from robopipe.errors import DatasetInUseError
@@ -34,7 +34,7 @@ def test_hook_conversion_into_a_locked_output_is_refused(tmp_path: Path) -> None
         mapping=None,
     )
     with writer_lock(req.out), pytest.raises(DatasetInUseError, match="is in use by PID"):
-        run_local(req)
+        run_conversion(req)
     assert not req.out.exists()
-    run_local(req)
+    run_conversion(req)
     assert DatasetReader(req.out).num_episodes == 4
