@@ -3,7 +3,8 @@ peer tool (lerobot-doctor from PyPI, when installed).
 
 Cost (same datasets as bench/stats.py): a numeric dataset (default 1M frames) and a video dataset;
 ``robopipe stats --workers 0`` alone vs ``robopipe quality`` (every frame of every mp4 decoded once; the
-numeric signals on every row), both in-process; prints the ratio (target: quality within 1.5x of stats).
+numeric signals on every row) vs ``robopipe stats --quality`` (both in one pass: each mp4 decoded once for
+the two), all in-process and serial; prints the ratios (target: quality within 1.5x of stats).
 Detection: the synthetic defect dataset of tests/fixtures/defects.py (frozen camera, idle stretch, spike,
 duplicated episode, black camera at known frames): which defects each tool finds, with the episode and
 the frame range, and which clean episodes it flags. False positives on clean simulator recordings
@@ -77,6 +78,7 @@ def doctor_flags(report: dict[str, Any]) -> dict[int, list[str]]:
 def cost(args: argparse.Namespace, doctor_exe: str | None) -> None:
     from bench.stats import build_numeric, build_video
     from robopipe.quality import compute_quality
+    from robopipe.quality.single_pass import stats_with_quality
     from robopipe.stats.recompute import StatsRequest, recompute_stats
 
     h, w = (int(x) for x in args.video_size.split("x"))
@@ -97,19 +99,26 @@ def cost(args: argparse.Namespace, doctor_exe: str | None) -> None:
                 args.video_episodes * args.video_frames,
             )
         )
-    tot_s = tot_q = 0.0
-    print(f"  {'dataset':<44} {'stats':>8} {'quality':>8} {'ratio':>6} {'lerobot-doctor':>15}")
+    tot_s = tot_q = tot_b = 0.0
+    print(
+        f"  {'dataset':<44} {'stats':>8} {'quality':>8} {'ratio':>6} {'stats --quality':>16} {'ratio':>6}"
+        f" {'lerobot-doctor':>15}"
+    )
     for name, root, frames in sets:
         s, _ = best_of(args.repeat, lambda r=root: recompute_stats(StatsRequest(root=r)))
         q, rep = best_of(args.repeat, lambda r=root: compute_quality(r))
+        b, _ = best_of(args.repeat, lambda r=root: stats_with_quality(StatsRequest(root=r)))
         d = doctor(doctor_exe, root)
-        tot_s, tot_q = tot_s + s, tot_q + q
+        tot_s, tot_q, tot_b = tot_s + s, tot_q + q, tot_b + b
         dcol = f"{d[0]:.2f} s" if d else "not installed"
-        print(f"  {name:<44} {s:7.2f}s {q:7.2f}s {q / s:5.2f}x {dcol:>15}")
+        print(f"  {name:<44} {s:7.2f}s {q:7.2f}s {q / s:5.2f}x {b:15.2f}s {b / s:5.2f}x {dcol:>15}")
         print(
             f"  {'':<44} quality: {frames / q:,.0f} frames/s, {len(rep.suspects)} suspects of {rep.episodes}"
         )
-    print(f"  {'total':<44} {tot_s:7.2f}s {tot_q:7.2f}s {tot_q / tot_s:5.2f}x   (target <= 1.50x)")
+    print(
+        f"  {'total':<44} {tot_s:7.2f}s {tot_q:7.2f}s {tot_q / tot_s:5.2f}x {tot_b:15.2f}s {tot_b / tot_s:5.2f}x"
+        "   (target: quality <= 1.50x stats)"
+    )
 
 
 def detection(args: argparse.Namespace, doctor_exe: str | None) -> None:
