@@ -86,7 +86,13 @@ def _run(
         bar.update(1)
         bar.set_postfix(episodes=r.episodes, failed=len(r.failures))
 
-    with open_executor(execution) as executor:
+    from robopipe.format.atomic import disk_full_reported
+
+    kept = f"the source, unchanged; finished shards in {plan.work_dir} (the same command continues from them)"
+    with (
+        disk_full_reported(out, kept, "free space and run the same command again"),
+        open_executor(execution) as executor,
+    ):
         report = run_conversion(req, executor, plan=plan, on_shard=on_shard)
     bar.close()
     rate = report.frames / report.seconds if report.seconds else 0.0

@@ -218,3 +218,30 @@ os._exit(0)
     (disk / "filler").unlink()
     assert main(["repair", str(root)]) == 0
     assert main(["validate", str(root), "--no-gx"]) == 0
+
+
+def big_hook() -> Iterator[dict[str, object]]:
+    """A conversion source: 4 episodes of 400 steps (~90 KB of parquet once converted)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        yield {
+            "observation/state": rng.normal(size=(400, 6)).astype(np.float32),
+            "action": rng.normal(size=(400, 6)).astype(np.float32),
+            "task": "t",
+        }
+
+
+def test_convert_to_a_full_disk_resumes_after_freeing_space(
+    small_disk: Callable[[int], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    disk = small_disk(60 * 1024)
+    out = disk / "out"
+    argv = ["convert", "hook", f"{__name__}:big_hook", "--out", str(out), "--fps", "10"]
+    assert main(argv) == 2
+    assert_disk_full_line(capsys.readouterr().err.splitlines(), "the source, unchanged", "out.shards")
+    assert not out.exists()
+    subprocess.run(["mount", "-o", "remount,size=8m", str(disk)], check=True, capture_output=True, timeout=30)
+    assert main(argv) == 0
+    assert main(["validate", str(out), "--no-gx"]) == 0
