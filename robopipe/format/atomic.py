@@ -80,14 +80,16 @@ def remove_stale_tmp_files(root: Path) -> list[Path]:
 
 
 def is_disk_full(exc: BaseException) -> bool:
-    """True when ``exc`` or an error it was raised from is ENOSPC/EDQUOT (also pyarrow's and PyAV's)."""
+    """True when ``exc`` or an error it was raised from is ENOSPC/EDQUOT (also pyarrow's and PyAV's, and
+    errors that report a worker's ENOSPC in their message)."""
     seen: set[int] = set()
     e: BaseException | None = exc
     while e is not None and id(e) not in seen:
         seen.add(id(e))
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
-        if isinstance(e, OSError) and ("[errno 28]" in str(e).lower() or "no space left" in str(e).lower()):
+        text = str(e).lower()  # also errors that carry a worker's ENOSPC as text (Dask, shard reports)
+        if "[errno 28]" in text or "no space left on device" in text:
             return True
         e = e.__cause__ or e.__context__
     return False
