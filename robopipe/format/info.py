@@ -158,6 +158,8 @@ def check_version(version: str, where: str) -> None:
 def load_info(root: Path) -> DatasetInfo:
     """Read and validate ``<root>/meta/info.json``."""
     path = Path(root) / layout.INFO_PATH
+    if path.is_file():
+        safepath.inside(Path(root), layout.INFO_PATH, "info.json")
     if not path.is_file():
         raise DatasetNotFoundError(f"{root}: not a LeRobot dataset (missing {layout.INFO_PATH})")
     raw = read_json_file(path, "restore meta/info.json")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from robopipe.errors import UnsafePathError
 from robopipe.format import safepath
 
 CODEBASE_VERSION = "v3.0"
@@ -92,7 +93,13 @@ def sorted_files(root: Path, subdir: str, suffix: str) -> list[Path]:
     base = root / subdir
     if not base.is_dir():
         return []
-    return sorted(p for p in base.glob(f"chunk-*/file-*{suffix}") if p.is_file())
+    files = sorted(p for p in base.glob(f"chunk-*/file-*{suffix}") if p.is_file())
+    bad = safepath.escaping_symlinks(root, [p.relative_to(root).as_posix() for p in files])
+    if bad:
+        raise UnsafePathError(
+            f"{root}: {', '.join(bad[:3])} resolve(s) outside the dataset root (a symlink leaves it); not read"
+        )
+    return files
 
 
 def new_staging_dir(root: Path, kind: str) -> Path:

@@ -18,6 +18,7 @@ goes through here and either resolves inside its root or stops with :class:`Unsa
 from __future__ import annotations
 
 import errno
+import os
 import re
 import string
 from collections.abc import Iterable, Mapping
@@ -188,6 +189,27 @@ def escaping_symlinks(root: Path, rels: Iterable[str]) -> list[str]:
         if not real.is_relative_to(base):
             out.append(rel)
     return out
+
+
+def check_tree(root: Path, what: str = "dataset") -> None:
+    """Refuse a root holding any symlink (file or folder) that resolves outside it.
+
+    Called by writers that update a dataset in place (stats, resume/repair): they write into its folders,
+    and a symlinked ``meta/robopipe`` or ``data/chunk-000`` would carry those writes out of the root.
+    """
+    root = Path(root)
+    links: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            if os.path.islink(p):
+                links.append(os.path.relpath(p, root))
+    bad = escaping_symlinks(root, links)
+    if bad:
+        raise UnsafePathError(
+            f"{root}: {len(bad)} symlink(s) lead outside the {what}: {', '.join(sorted(bad)[:5])}; "
+            "refusing to write through them (replace them with real files or folders)"
+        )
 
 
 def check_disjoint(out: Path, inputs: Iterable[Path], what: str = "output") -> None:

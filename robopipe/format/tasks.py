@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from robopipe.errors import CorruptFileError, FormatError
-from robopipe.format import layout
+from robopipe.format import layout, safepath
 from robopipe.format.atomic import atomic_path
 
 
@@ -36,7 +36,7 @@ def write_tasks(root: Path, tasks: list[str]) -> None:
 
 def load_tasks(root: Path) -> list[str]:
     """Task strings by task index, from either index form (named ``task`` or LeRobot 0.4.4's unnamed)."""
-    path = Path(root) / layout.TASKS_PATH
+    path = safepath.inside(Path(root), layout.TASKS_PATH, "tasks file")
     if not path.is_file():
         raise FormatError(f"{root}: missing {layout.TASKS_PATH}")
     try:

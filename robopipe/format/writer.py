@@ -231,6 +231,7 @@ class DatasetWriter:
         """
         root = Path(root)
         load_info(root)  # not a dataset: say so before creating a lock file next to it
+        safepath.check_tree(root)  # appending writes into its folders: none may lead out of the root
         lock = acquire(root)
         try:
             writer = cls._open(root, fps, features, encoder, on_nonfinite)

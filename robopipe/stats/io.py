@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from robopipe.errors import CorruptFileError, StatsError
-from robopipe.format import layout
+from robopipe.format import layout, safepath
 from robopipe.format.atomic import atomic_path, atomic_write_text
 from robopipe.format.info import read_json_file
 from robopipe.stats.values import DatasetStats
@@ -99,7 +99,7 @@ def write_stats_json(root: Path, stats: DatasetStats | Mapping[str, Mapping[str,
 
 def load_stats_json(root: Path) -> dict[str, dict[str, np.ndarray]] | None:
     """``meta/stats.json`` as arrays, or ``None`` when the file is absent (it is optional)."""
-    path = Path(root) / layout.STATS_PATH
+    path = safepath.inside(Path(root), layout.STATS_PATH, "stats file")
     if not path.is_file():
         return None
     fix = f"recompute with `robopipe stats {root}`"

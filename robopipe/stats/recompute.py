@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from robopipe.errors import CorruptFileError, FormatError
 from robopipe.execution import Done, Executor, SerialExecutor
-from robopipe.format import layout
+from robopipe.format import layout, safepath
 from robopipe.format.atomic import atomic_path
 from robopipe.format.columns import check_location_types
 from robopipe.format.episodes import video_columns
@@ -120,6 +120,7 @@ def plan_recompute(root: Path, *, images: bool = True, on_nonfinite: OnNonFinite
     """Work units of a dataset: one per data file, one per (video key, mp4 file)."""
     root = Path(root)
     info = load_info(root)
+    safepath.check_tree(root)  # stats are written in place: never through a symlink out of the root
     features = dict(info.features)
     files = layout.sorted_files(root, layout.EPISODES_DIR, ".parquet")
     if not files:

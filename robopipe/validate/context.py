@@ -128,6 +128,8 @@ def load_context(root: Path, out: FindingCollector) -> DatasetContext:
     """Read info (raises when the root is not a dataset), episodes, tasks and stats (findings otherwise)."""
     root = Path(root)
     path = root / layout.INFO_PATH
+    if path.is_file():
+        safepath.inside(root, layout.INFO_PATH, "info.json")
     if not path.is_file():
         raise DatasetNotFoundError(f"{root}: not a LeRobot dataset (missing {layout.INFO_PATH})")
     raw = read_json_file(path, "restore meta/info.json")
@@ -304,6 +306,8 @@ def _integer_columns_only(table: pa.Table, out: FindingCollector) -> pa.Table:
 def _load_tasks(ctx: DatasetContext, out: FindingCollector) -> list[str] | None:
     path = ctx.root / layout.TASKS_PATH
     rel = layout.TASKS_PATH
+    if path.is_file() and confined(ctx, rel, out) is None:
+        return None
     if not path.is_file():
         out.add(
             "RP205",
@@ -372,6 +376,8 @@ def _load_tasks(ctx: DatasetContext, out: FindingCollector) -> list[str] | None:
 
 def _load_stats(ctx: DatasetContext, out: FindingCollector) -> dict[str, dict[str, np.ndarray]] | None:
     path = ctx.root / layout.STATS_PATH
+    if path.is_file() and confined(ctx, layout.STATS_PATH, out) is None:
+        return None
     if not path.is_file():
         out.add(
             "RP501",

@@ -405,6 +405,9 @@ def _v3_kinds() -> list[Kind]:
             ANY,
         ),
         Kind("stats-symlinked-out", symlink_out(STATS), ANY, overrides=PUBLISH_REFUSES),
+        Kind("episodes-symlinked-out", symlink_out("meta/episodes"), INVALID, overrides=VALIDATE_INVALID),
+        Kind("tasks-symlinked-out", symlink_out(TASKS), INVALID, overrides=VALIDATE_INVALID),
+        Kind("sketches-symlinked-out", symlink_out("meta/robopipe"), INVALID, frozenset({"info", "validate", "report"})),
         # edits copy whole mp4 files unchanged when no episode is cut out of them (no decoding)
         Kind("video-truncated", truncate(VIDEO, 0.3), BROKEN, META_ONLY | EDITS | {"merge"}),
         Kind("video-garbage", write(VIDEO, garbage(5000)), BROKEN, META_ONLY | EDITS | {"merge"}),

@@ -248,3 +248,32 @@ def test_validate_reports_escapes_as_findings(tmp_path: Path) -> None:
     os.symlink(tmp_path / "moved", linked / "data")
     report = validate_dataset(linked, gx=False)
     assert report.by_code("RP109") and "symlink" in report.by_code("RP109")[0].message
+
+
+def test_in_place_writers_refuse_folders_symlinked_outside(tmp_path: Path) -> None:
+    from robopipe.format.writer import DatasetWriter
+    from robopipe.stats.recompute import plan_recompute
+
+    root = make_dataset(tmp_path / "ds", episodes=2, frames=4, cameras={})
+    (root / "meta" / "robopipe").rename(tmp_path / "victim")
+    os.symlink(tmp_path / "victim", root / "meta" / "robopipe")
+    before = sorted(p.name for p in (tmp_path / "victim").rglob("*"))
+    with pytest.raises(UnsafePathError, match="meta/robopipe"):
+        plan_recompute(root)
+    with pytest.raises(UnsafePathError, match="meta/robopipe"):
+        DatasetWriter.open(root)
+    assert sorted(p.name for p in (tmp_path / "victim").rglob("*")) == before
+
+
+def test_metadata_files_symlinked_outside_are_not_read(tmp_path: Path) -> None:
+    from robopipe.format.tasks import load_tasks
+
+    root = make_dataset(tmp_path / "ds", episodes=2, frames=4, cameras={})
+    (root / "meta" / "tasks.parquet").rename(tmp_path / "tasks.parquet")
+    os.symlink(tmp_path / "tasks.parquet", root / "meta" / "tasks.parquet")
+    with pytest.raises(UnsafePathError):
+        load_tasks(root)
+    (root / "meta" / "episodes").rename(tmp_path / "episodes")
+    os.symlink(tmp_path / "episodes", root / "meta" / "episodes")
+    with pytest.raises(UnsafePathError):
+        DatasetReader(root).episodes  # noqa: B018 - the property reads the files
