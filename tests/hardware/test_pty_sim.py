@@ -19,6 +19,7 @@ from tests.hardware.conftest import so_motors
 
 #: generous bus timing: the machine running the tests may be heavily loaded (no timing is asserted)
 PATIENT = SIM_BUS  # the test's time budget for a simulator process on a loaded machine
+OPERATOR_MOTION_S = 10.0
 
 
 @pytest.fixture
@@ -29,7 +30,9 @@ def sim() -> Iterator[SimulatorProcess]:
 
 def test_teleop_loop_follower_mirrors_leader() -> None:
     robot = make_robot("sim-so101", max_speed=20000.0, **PATIENT)
-    teleop = make_teleoperator("sim-so101-leader", motion_s=0.5, period_s=1.0, **PATIENT)
+    # the operator moves for OPERATOR_MOTION_S from the simulator's start: long enough that the first reads
+    # below still see it move when a loaded machine takes seconds to connect the arms
+    teleop = make_teleoperator("sim-so101-leader", motion_s=OPERATOR_MOTION_S, period_s=1.0, **PATIENT)
     with robot, teleop:
         assert robot.simulator.pid != teleop.simulator.pid != os.getpid()
         first = teleop.get_action()
@@ -39,8 +42,8 @@ def test_teleop_loop_follower_mirrors_leader() -> None:
             last_action = teleop.get_action()
             robot.send_action(last_action)
         assert last_action != first  # the operator moved the leader
-        # the operator holds still after 0.5 s; keep mirroring until the follower has arrived
-        for _ in range(2000):
+        # keep mirroring until the follower has arrived (at the latest once the operator holds still)
+        for _ in range(200_000):
             obs = robot.get_observation()
             action = teleop.get_action()
             robot.send_action(action)
