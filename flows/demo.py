@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -35,8 +34,11 @@ def have_tfds() -> bool:
 
 def build_toy_rlds(data_dir: Path, episodes: int = 6, steps: int = 8, size: int = 48) -> Path:
     """A small Open-X-Embodiment-like RLDS dataset written with TensorFlow Datasets; returns its version dir."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow_datasets as tfds
+    from robopipe.convert.rlds import import_tfds
+
+    tfds = import_tfds()
+    # A fresh builder folder has no dataset_info.json yet: absl warns about it, which is expected here.
+    logging.getLogger("absl").setLevel(logging.ERROR)
 
     f = tfds.features
     features = f.FeaturesDict(

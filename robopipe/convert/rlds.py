@@ -33,10 +33,14 @@ log = logging.getLogger(__name__)
 _TF_HINT = 'RLDS conversion needs TensorFlow Datasets: pip install "robopipe[rlds]"'
 
 
-def _import_tfds() -> Any:
+def import_tfds() -> Any:
+    """tensorflow_datasets with TensorFlow quiet (no C++ notices, no progress bars) and off the GPU."""
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow >= 2.16 prints its oneDNN notice whatever TF_CPP_MIN_LOG_LEVEL says; decoding and
+    # batching records does no float math that oneDNN would change, so it is off unless asked for.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     try:
         import tensorflow as tf
         import tensorflow_datasets as tfds
@@ -140,7 +144,7 @@ class RldsReader:
 
     def __init__(self, path: Path, split: str | None = None) -> None:
         self.path = resolve_rlds_dir(path)
-        self._tfds = _import_tfds()
+        self._tfds = import_tfds()
         try:
             self._builder = self._tfds.builder_from_directory(str(self.path))
         except Exception as exc:  # tfds raises a zoo of types for broken metadata

@@ -338,3 +338,18 @@ print(json.dumps({{"len": len(ds), "episodes": ds.num_episodes, "rows": rows}}))
             want = src["observation/image"][t].transpose(2, 0, 1)[:, ::16, ::16].astype(int)
             assert np.abs(np.asarray(row["img"]) - want).mean() < 6
             i += 1
+
+
+def test_tensorflow_import_is_quiet(tmp_path: Path) -> None:
+    """Importing TensorFlow for a port prints nothing (TF >= 2.16 ignores TF_CPP_MIN_LOG_LEVEL for its oneDNN notice)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
+    code = "from robopipe.convert.rlds import import_tfds; import_tfds(); import tensorflow as tf; tf.constant(1)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "oneDNN" not in out.stderr and "absl::InitializeLog" not in out.stderr, out.stderr[-2000:]
