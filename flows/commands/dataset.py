@@ -84,13 +84,15 @@ def repair(root: Path, /) -> int:
     Parameters
     ----------
     root
-        Dataset folder.
+        Dataset folder, or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``.
     """
     from robopipe.edit.leftovers import sweep
     from robopipe.format.atomic import disk_full_reported
+    from robopipe.format.home import resolve_dataset_root
     from robopipe.format.lock import writer_lock
     from robopipe.format.writer import DatasetWriter
 
+    root = resolve_dataset_root(root)
     with disk_full_reported(
         root, f"{root} as it was, staged episodes still staged", "free space and repair again"
     ):

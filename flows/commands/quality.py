@@ -32,7 +32,7 @@ def quality(
     Parameters
     ----------
     root
-        Dataset folder (the one holding ``meta/info.json``).
+        Dataset folder (the one holding ``meta/info.json``), or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``.
     as_json
         Print the full report (every suspect with all findings) as JSON.
     config
@@ -50,12 +50,13 @@ def quality(
         List every finding under each suspect.
     """
     from robopipe.execution import Execution
+    from robopipe.format.home import resolve_dataset_root
     from robopipe.quality import compute_quality
     from robopipe.quality.models import QualityRequest
     from robopipe.quality.summary import format_quality
     from tasks.executors import open_executor
 
-    req = QualityRequest(root=root, config=config)
+    req = QualityRequest(root=resolve_dataset_root(root), config=config)
     with open_executor(Execution.from_options(workers, dask_address, threads)) as executor:
         report = compute_quality(req.root, req.config, executor=executor)
     print(report.model_dump_json(indent=2) if as_json else format_quality(report, verbose=verbose))
@@ -82,7 +83,7 @@ def view(
     Parameters
     ----------
     root
-        Dataset folder.
+        Dataset folder, or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``.
     port
         TCP port on 127.0.0.1 (0 picks a free one).
     export
@@ -90,8 +91,10 @@ def view(
     open_browser
         Open the page in the default browser.
     """
+    from robopipe.format.home import resolve_dataset_root
     from robopipe.view import export_site, serve
 
+    root = resolve_dataset_root(root)
     if export is not None:
         out = export_site(root, export)
         print(f"static viewer written to {out}/index.html")
@@ -114,14 +117,14 @@ def filter_(
     ``--where`` takes a safe expression over episode metadata and stored quality results, e.g.
     ``"quality.idle_fraction < 0.5 and success"``, ``"quality.level != 'error'"``,
     ``"quality.score >= 0.8 and length > 100"`` (names: episode columns such as success, length, task,
-    timing.late_frames, and quality.score / level / errors / warnings / kinds / <signal>). Only
+    timing.late_frames, and quality.score / level / errors / warnings / kinds / any signal). Only
     comparisons, and/or/not, names and constants are accepted. ``--selection`` reads the JSON the viewer
     saves. Built on delete-episodes: data copied, video stream-copied, stats merged, ROOT untouched.
 
     Parameters
     ----------
     root
-        Input dataset folder (never modified).
+        Input dataset folder (never modified), or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``.
     out
         Output dataset folder (must not exist).
     where
@@ -132,11 +135,13 @@ def filter_(
         Parallel workers of the edit (Dask when > 1).
     """
     from robopipe.errors import ConfigError
+    from robopipe.format.home import resolve_dataset_root
     from robopipe.quality.filter import filter_dataset, select_episodes
     from robopipe.quality.select import read_selection
 
     if (where is None) == (selection is None):
         raise ConfigError("filter: give exactly one of --where or --selection")
+    root = resolve_dataset_root(root)
     keep = select_episodes(root, where) if where is not None else read_selection(selection)  # type: ignore[arg-type]
     report = filter_dataset(root, out, keep, workers=workers)
     if report is None:

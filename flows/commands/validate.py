@@ -115,7 +115,7 @@ def report(
     Parameters
     ----------
     root
-        Dataset folder.
+        Dataset folder, or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``.
     out
         Output folder (created); the page is ``OUT/report.html``.
     gx

@@ -3,7 +3,8 @@
 LeRobot (0.4.4 and 0.6.1 alike, ``lerobot.utils.constants``) stores ``ORG/NAME`` under ``$HF_LEROBOT_HOME``, which
 defaults to ``$HF_HOME/lerobot`` (``$HF_HOME`` itself defaulting to ``$XDG_CACHE_HOME/huggingface`` or
 ``~/.cache/huggingface``, as in ``huggingface_hub.constants``). ``record`` writes there by default and
-``info/validate/stats/report/publish`` and the edit commands accept the same repo ids.
+``info/validate/stats/report/repair/quality/view/filter/publish/card`` and the edit commands accept the
+same repo ids.
 """
 
 from __future__ import annotations

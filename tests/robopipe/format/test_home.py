@@ -93,7 +93,14 @@ def test_commands_take_repo_ids(home: Path, tmp_path: Path, capsys: pytest.Captu
     assert main(["validate", "lab/arm"]) == 0
     assert main(["report", "lab/arm", "--out", str(tmp_path / "rep")]) == 0
     assert (tmp_path / "rep" / "report.html").is_file()
+    assert main(["view", "lab/arm", "--export", str(tmp_path / "site")]) == 0
+    assert (tmp_path / "site" / "index.html").is_file()
     assert tree_hash(root) == before  # read-only commands left it alone
+    assert main(["quality", "lab/arm"]) in (0, 1)  # writes only its results under meta/robopipe/quality/
+    assert (root / "meta" / "robopipe" / "quality").is_dir()
+    assert main(["filter", "lab/arm", "--where", "episode_index != 0", "--out", str(tmp_path / "filt")]) == 0
+    assert DatasetReader(tmp_path / "filt").num_episodes == 2
+    assert main(["repair", "lab/arm"]) == 0
     assert main(["delete-episodes", "lab/arm", "--episodes", "1", "--out", str(tmp_path / "del")]) == 0
     assert DatasetReader(tmp_path / "del").num_episodes == 2
     assert main(["merge", str(tmp_path / "merged"), "lab/arm", str(tmp_path / "del")]) == 0
