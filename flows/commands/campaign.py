@@ -20,8 +20,8 @@ def campaign(
 ) -> int:
     """Port every dataset of a catalogue: convert, validate (the gate), publish to the local registry.
 
-    The catalogue (YAML) lists ``datasets`` with ``name``, ``format`` (rlds, hdf5, folder, hook or
-    lerobot-v2.1), ``source``, optional ``mapping``/``fps``/``robot_type``/``split``/``options``,
+    The catalogue (YAML) lists ``datasets`` with ``name``, ``format`` (rlds, hdf5, folder, ros,
+    mcap, zarr, hook or lerobot-v2.1), ``source``, optional ``mapping``/``fps``/``robot_type``/``split``/``options``,
     ``repo_id`` and ``tag``. A ledger under the state folder makes re-runs resumable: datasets already
     published are skipped, the others (invalid, failed, new or changed) are ported again. The same recipe
     runs as the ``campaign`` flow (one subflow per dataset). Exit code: 0 all published, 1 some invalid or

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from cyclopts import App, Parameter
+from cyclopts import App
 
 convert_app = App(
     name="convert",
@@ -283,7 +283,7 @@ def hook(
     codec: Codec = "libsvtav1",
     crf: int = 30,
     work_dir: Path | None = None,
-    arg: Annotated[str | None, Parameter(help="string passed to the hook as its first argument")] = None,
+    arg: str | None = None,
 ) -> int:
     """Convert episodes produced by a Python function ``module:function`` (one dict of arrays per episode).
 
@@ -291,6 +291,8 @@ def hook(
     ----------
     src
         ``package.module:function``; it returns an iterable of episodes.
+    arg
+        String passed to the hook as its first argument (e.g. a data folder).
     """
     return _run(
         "hook",
@@ -350,7 +352,7 @@ def v21(
     return 0
 
 
-for _f in (rlds, hdf5, folder):
+for _f in (rlds, hdf5, folder, hook):
     _f.__doc__ = (_f.__doc__ or "") + _COMMON_DOC
 
 

@@ -110,7 +110,7 @@ def ingest(
     registry: Path | None = None,
     workers: int = 2,
     dask_address: str | None = None,
-    as_json: Annotated[bool, Parameter(name="--json")] = False,
+    as_json: Annotated[bool, Parameter(name="--json", negative=())] = False,
 ) -> int:
     """Record a session, validate it, compute stats, merge it into MASTER and publish a new tag.
 
@@ -156,6 +156,8 @@ def ingest(
         Local Dask cluster workers.
     dask_address
         Existing Dask scheduler instead of a local cluster.
+    as_json
+        Print the flow's whole result as JSON instead of the summary.
     """
     from flows.ingest import ingest_flow
     from flows.models import IngestRequest
@@ -206,7 +208,7 @@ def port(
     registry: Path | None = None,
     workers: int = 2,
     dask_address: str | None = None,
-    as_json: Annotated[bool, Parameter(name="--json")] = False,
+    as_json: Annotated[bool, Parameter(name="--json", negative=())] = False,
 ) -> int:
     """Convert SOURCE in parallel shards, validate them, merge, compute stats and publish.
 
@@ -243,6 +245,8 @@ def port(
         Local Dask cluster workers.
     dask_address
         Existing Dask scheduler instead of a local cluster.
+    as_json
+        Print the flow's whole result as JSON instead of the summary.
     """
     from flows.models import PortRequest
     from flows.port import port_flow
