@@ -51,8 +51,10 @@ class Execution(BaseModel):
     @classmethod
     def from_options(cls, workers: int, address: str | None = None, threads: bool = False) -> Execution:
         """The CLI's spelling: ``--dask-address`` wins; ``--workers 0`` runs serially; ``--threads``."""
-        if workers < 0:
-            return cls(workers=workers)  # refused with the model's own message ("workers: >= 1")
+        if workers < 0:  # the model would say ">= 1", but 0 is a valid spelling here
+            from robopipe.errors import ConfigError
+
+            raise ConfigError(f"--workers: 0 (run in this process) or more, got {workers}")
         if address:
             return cls(kind="dask-address", address=address, workers=max(1, workers))
         if workers == 0:

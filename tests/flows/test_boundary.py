@@ -62,7 +62,7 @@ def test_pop_verbose_keeps_tokens_after_double_dash() -> None:
     [
         (
             ["stats", "{root}", "--workers", "-1"],
-            "--workers: Input should be greater than or equal to 1 (got -1)",
+            "--workers: 0 (run in this process) or more, got -1",
         ),
         (["validate", "{root}", "--workers", "-2"], "--workers"),
     ],
