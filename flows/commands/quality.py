@@ -18,7 +18,7 @@ def quality(
     threads: Annotated[bool, Parameter(negative=())] = False,
     dask_address: str | None = None,
     strict: Annotated[bool, Parameter(negative=())] = False,
-    verbose: Annotated[bool, Parameter(name=["--verbose", "-v"], negative=())] = False,
+    findings: Annotated[bool, Parameter(negative=())] = False,
 ) -> int:
     """Per-episode quality signals and a ranked table of suspect episodes with reasons and frame ranges.
 
@@ -46,9 +46,11 @@ def quality(
         Run the units on an existing Dask scheduler (its workers must see ROOT at the same path).
     strict
         Exit 1 on warning-level suspects too.
-    verbose
-        List every finding under each suspect.
+    findings
+        List every finding under each suspect (the global ``-v`` does too).
     """
+    import logging
+
     from robopipe.execution import Execution
     from robopipe.format.home import resolve_dataset_root
     from robopipe.quality import compute_quality
@@ -56,6 +58,7 @@ def quality(
     from robopipe.quality.summary import format_quality
     from tasks.executors import open_executor
 
+    verbose = findings or logging.getLogger().isEnabledFor(logging.INFO)  # -v is taken by the CLI boundary
     req = QualityRequest(root=resolve_dataset_root(root), config=config)
     with open_executor(Execution.from_options(workers, dask_address, threads)) as executor:
         report = compute_quality(req.root, req.config, executor=executor)

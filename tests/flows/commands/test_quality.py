@@ -36,6 +36,10 @@ def test_quality_table_json_and_exit_codes(
         and "frozen_camera [frames 10-29]" in out
         and "black_camera [frames 30-44]" in out
     )
+    for flag in ("--findings", "-v"):  # every finding under its suspect; -v (global) says the same
+        assert main(["quality", str(root), flag]) == 1
+        detail = capsys.readouterr().out
+        assert detail.count("- error: ") >= 2 and detail.count("\n") > out.count("\n")
     assert main(["quality", str(root), "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert {s["episode_index"] for s in data["suspects"]} == set(DEFECTS)
