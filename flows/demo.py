@@ -9,7 +9,9 @@ embedded Prefect server (SQLite under ``$PREFECT_HOME``).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import logging
 import shutil
 from pathlib import Path
@@ -89,15 +91,17 @@ def build_toy_rlds(data_dir: Path, episodes: int = 6, steps: int = 8, size: int 
                 }
             )
         eps.append((f"ep{i:03d}", {"steps": steps_i, "episode_metadata": {"episode_id": i}}))
-    tfds.dataset_builders.store_as_tfds_dataset(
-        name="toy_rlds",
-        version="1.0.0",
-        features=features,
-        data_dir=str(data_dir),
-        split_datasets={"train": eps},
-        download_config=tfds.download.DownloadConfig(num_shards=2),
-        disable_shuffling=True,
-    )
+    # tfds prints "Downloading and preparing dataset ..." on stdout; nothing is downloaded here.
+    with contextlib.redirect_stdout(io.StringIO()):
+        tfds.dataset_builders.store_as_tfds_dataset(
+            name="toy_rlds",
+            version="1.0.0",
+            features=features,
+            data_dir=str(data_dir),
+            split_datasets={"train": eps},
+            download_config=tfds.download.DownloadConfig(num_shards=2),
+            disable_shuffling=True,
+        )
     return data_dir / "toy_rlds" / "1.0.0"
 
 
