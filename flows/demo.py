@@ -216,15 +216,37 @@ def port_request(out: Path, source: Path, workers: int = 2) -> Any:
     )
 
 
+DEMO_MARKER = ".robopipe-demo-output"
+
+
+def prepare_out(out: Path) -> Path:
+    """``out`` resolved and emptied: only a previous demo output (its marker file, or the layout of one written
+    before the marker existed) or an empty folder is replaced; anything else is refused, never deleted."""
+    from robopipe.errors import ConfigError
+
+    out = out.resolve()
+    if out.is_dir() and any(out.iterdir()):
+        legacy = (out / "so101-master" / "meta" / "info.json").is_file() and (out / "registry").is_dir()
+        if not ((out / DEMO_MARKER).is_file() or legacy):
+            raise ConfigError(
+                f"--out {out}: exists and is not a previous demo output; pick a new or empty folder "
+                "(only demo outputs are replaced)"
+            )
+    if out.is_dir() and not out.is_symlink():
+        shutil.rmtree(out)
+    elif out.exists() or out.is_symlink():
+        raise ConfigError(f"--out {out}: not a folder")
+    out.mkdir(parents=True)
+    (out / DEMO_MARKER).write_text("written by robopipe demo; the next demo run replaces this folder\n")
+    return out
+
+
 def run_demo(out: Path, episodes: int = 3, workers: int = 2) -> dict[str, Any]:
     """Run both pipelines into ``out`` (a previous demo output there is replaced); returns what happened."""
     from flows.ingest import ingest_flow
     from flows.port import port_flow
 
-    out = out.resolve()
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    out = prepare_out(out)
     result: dict[str, Any] = {"out": str(out)}
     result["ingest"] = ingest_flow(ingest_request(out, episodes, workers))
     if have_tfds():

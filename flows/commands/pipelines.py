@@ -308,15 +308,17 @@ def demo(*, out: Path = Path("demo-output"), episodes: int = 3, workers: int = 2
     Parameters
     ----------
     out
-        Output folder (replaced if it exists).
+        Output folder: created, or replaced when it holds a previous demo output (any other non-empty
+        folder is refused, never deleted).
     episodes
         Episodes to record (1 s each).
     workers
         Local Dask cluster workers.
     """
-    from flows.demo import RLDS_MISSING, run_demo
+    from flows.demo import RLDS_MISSING, prepare_out, run_demo
     from flows.runtime import prefect_api
 
+    prepare_out(out)  # refuses a folder that is not a demo output before anything starts
     _quiet()
     with prefect_api() as url:
         print(f"Prefect API: {url}")
