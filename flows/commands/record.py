@@ -408,7 +408,9 @@ def replay(
         str | None, Parameter(name="--robot.port", help="Override the robot's port.")
     ] = None,
     robot_id: Annotated[str | None, Parameter(name="--robot.id", help="Override the robot's id.")] = None,
-    root: Annotated[Path, Parameter(help="Dataset folder.")],
+    root: Annotated[
+        Path, Parameter(help="Dataset folder, or ORG/NAME under $HF_LEROBOT_HOME (where record writes).")
+    ],
     episode: Annotated[int, Parameter(help="Episode index.")] = 0,
     dry_run: Annotated[bool, Parameter(help="Print the actions instead of sending them.")] = False,
 ) -> int:
@@ -416,6 +418,7 @@ def replay(
     from recording.models import ReplayRequest
     from recording.replay import replay_episode
     from robopipe.errors import ConfigError
+    from robopipe.format.home import resolve_dataset_root
 
     robot = robot_path or robot_type
     if robot is None and not dry_run:
@@ -424,7 +427,7 @@ def replay(
         robot=robot or "dry-run",
         robot_port=robot_port,
         robot_id=robot_id,
-        root=root,
+        root=resolve_dataset_root(root),
         episode=episode,
         dry_run=dry_run,
     )

@@ -101,6 +101,9 @@ def test_commands_take_repo_ids(home: Path, tmp_path: Path, capsys: pytest.Captu
     assert main(["filter", "lab/arm", "--where", "episode_index != 0", "--out", str(tmp_path / "filt")]) == 0
     assert DatasetReader(tmp_path / "filt").num_episodes == 2
     assert main(["repair", "lab/arm"]) == 0
+    capsys.readouterr()
+    assert main(["replay", "--root", "lab/arm", "--episode", "2", "--dry-run"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1 + 6  # header + the episode's 6 actions
     assert main(["delete-episodes", "lab/arm", "--episodes", "1", "--out", str(tmp_path / "del")]) == 0
     assert DatasetReader(tmp_path / "del").num_episodes == 2
     assert main(["merge", str(tmp_path / "merged"), "lab/arm", str(tmp_path / "del")]) == 0
