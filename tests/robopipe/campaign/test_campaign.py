@@ -136,7 +136,7 @@ def test_a_missing_source_fails_only_its_dataset(tmp_path: Path) -> None:
         ("datasets: 3", "datasets"),
         ("[1, 2]", "expected a mapping"),
         ("datasets: [{name: '../x', format: hdf5, source: s, repo_id: a/b}]", "datasets.0.name"),
-        ("datasets: [{name: a, format: hdf5, source: s, repo_id: a/b, tag: latest}]", "datasets.0.tag"),
+        ("datasets: [{name: a, format: hdf5, source: s, repo_id: a/b, tag: 'v1..0'}]", "datasets.0.tag"),
         (
             "datasets: [{name: a, format: hdf5, source: s, repo_id: a/b}, {name: a, format: rlds, source: t, repo_id: a/c}]",
             "repeated: ['a']",
