@@ -38,6 +38,7 @@ def _run(
     crf: int,
     work_dir: Path | None,
     options: dict[str, Any] | None = None,
+    publish_to: str | None = None,
 ) -> int:
     from robopipe.convert.engine import ConvertRequest, EncoderOptions, plan_conversion, resolve_mapping
     from robopipe.convert.source import SourceSpec
@@ -69,6 +70,7 @@ def _run(
         shards=shards,
         work_dir=work_dir,
         encoder=EncoderOptions(codec=codec, crf=crf),
+        publish_to=publish_to,
     )
     from robopipe.convert.engine import run_conversion
     from robopipe.execution import Execution
@@ -130,6 +132,10 @@ _COMMON_DOC = """
         Constant rate factor (lower = better quality, bigger files).
     work_dir
         Where shard datasets and completion markers live (default ``<out>.shards``).
+    publish_to
+        Publish the result to this URL (``s3://bucket/prefix``, ``file://``): OUT is the local staging root,
+        workers exchange shards through ``<URL>.shards`` (they need no shared disk) and ``meta/info.json``
+        is written last. Sources may be URLs too. Credentials: the usual environment / config files.
 """
 
 
@@ -150,6 +156,7 @@ def rlds(
     codec: Codec = "libsvtav1",
     crf: int = 30,
     work_dir: Path | None = None,
+    publish_to: str | None = None,
 ) -> int:
     """Convert an RLDS dataset written by TensorFlow Datasets (Open X-Embodiment, DROID, ...), offline.
 
@@ -179,6 +186,7 @@ def rlds(
         codec,
         crf,
         work_dir,
+        publish_to=publish_to,
     )
 
 
@@ -198,6 +206,7 @@ def hdf5(
     codec: Codec = "libsvtav1",
     crf: int = 30,
     work_dir: Path | None = None,
+    publish_to: str | None = None,
 ) -> int:
     """Convert HDF5 episodes: a folder of ALOHA/ACT ``episode_<i>.hdf5`` files or one robomimic file.
 
@@ -222,6 +231,7 @@ def hdf5(
         codec,
         crf,
         work_dir,
+        publish_to=publish_to,
     )
 
 
@@ -241,6 +251,7 @@ def folder(
     codec: Codec = "libsvtav1",
     crf: int = 30,
     work_dir: Path | None = None,
+    publish_to: str | None = None,
 ) -> int:
     """Convert a folder with one sub-folder per episode: ``<cam>/*.png|jpg`` images plus one
     ``*.csv``/``*.parquet``/``*.npz`` table of per-step values (and optional ``task.txt``).
@@ -266,6 +277,7 @@ def folder(
         codec,
         crf,
         work_dir,
+        publish_to=publish_to,
     )
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from cyclopts import App, Parameter
 
 
-def info(root: Path, /, *, as_json: Annotated[bool, Parameter(name="--json")] = False) -> int:
+def info(root: str, /, *, as_json: Annotated[bool, Parameter(name="--json")] = False) -> int:
     """Show a dataset at a glance: version, robot, fps, totals, features, cameras, tasks, episode lengths, files.
 
     Works for any LeRobotDataset v3.0, including datasets LeRobot wrote.
@@ -17,16 +17,17 @@ def info(root: Path, /, *, as_json: Annotated[bool, Parameter(name="--json")] = 
     Parameters
     ----------
     root
-        Dataset folder (the one holding ``meta/info.json``), or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``.
+        Dataset folder (the one holding ``meta/info.json``), or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``,
+        or its URL (``s3://…``, ``hf://…``, ``file://…``).
     as_json
         Print one JSON object (LeRobot's ``info.json`` key names for the totals).
     """
     from robopipe.format.home import resolve_dataset_root
     from robopipe.format.reader import DatasetReader, describe
+    from robopipe.storage import dataset_at, is_url
 
-    root = resolve_dataset_root(root)
-
-    d = describe(DatasetReader(root))
+    with dataset_at(root if is_url(root) else resolve_dataset_root(root)) as local:
+        d = describe(DatasetReader(local))
     if as_json:
         print(json.dumps(d, indent=2))
         return 0

@@ -9,7 +9,7 @@ from cyclopts import App, Parameter
 
 
 def stats(
-    root: Path,
+    root: str,
     /,
     *,
     workers: int = 2,
@@ -31,7 +31,8 @@ def stats(
     Parameters
     ----------
     root
-        Dataset folder (the one holding ``meta/info.json``), or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``.
+        Dataset folder (the one holding ``meta/info.json``), or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``, or
+        its URL (``s3://…``): read from a local copy; the rewritten ``meta/`` is published back, info.json last.
     workers
         Worker processes of the local Dask cluster (threads with ``--threads``); 0 runs in this process.
     dask_address
@@ -47,6 +48,15 @@ def stats(
     quality_config
         YAML of quality thresholds (with ``--quality``).
     """
+    from robopipe.storage import dataset_at
+
+    with dataset_at(root, write=True) as local:
+        return _stats(local, workers, dask_address, threads, images, skip_nonfinite)
+
+
+def _stats(
+    root: Path, workers: int, dask_address: str | None, threads: bool, images: bool, skip_nonfinite: bool
+) -> int:
     from tqdm import tqdm
 
     from robopipe.execution import Execution

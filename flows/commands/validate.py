@@ -9,7 +9,7 @@ from cyclopts import App, Parameter
 
 
 def validate(
-    root: Path,
+    root: str,
     /,
     *,
     as_json: Annotated[bool, Parameter(name="--json", negative=())] = False,
@@ -33,7 +33,8 @@ def validate(
     Parameters
     ----------
     root
-        Dataset folder (the one holding ``meta/info.json``), or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``.
+        Dataset folder (the one holding ``meta/info.json``), or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``, or
+        its URL (``s3://…``, ``hf://…``): read from a local copy in this machine's scratch folder.
     as_json
         Print the full report as JSON instead of the summary.
     report_dir
@@ -55,12 +56,13 @@ def validate(
     """
     from robopipe.execution import Execution
     from robopipe.format.home import resolve_dataset_root
+    from robopipe.storage import is_url
     from robopipe.validate import ValidateRequest
     from robopipe.validate.engine import validate as run_validation
     from robopipe.validate.summary import format_summary
     from tasks.executors import open_executor
 
-    root = resolve_dataset_root(root)
+    root = root if is_url(root) else str(resolve_dataset_root(root))
 
     request = ValidateRequest(
         root=str(root),

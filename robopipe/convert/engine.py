@@ -72,6 +72,11 @@ class ConvertRequest(BaseModel):
         default=None, description="shard datasets and markers (default: <out>.shards)"
     )
     encoder: EncoderOptions = Field(default_factory=EncoderOptions, description="video encoder")
+    publish_to: str | None = Field(
+        default=None,
+        description="URL (s3://, file://, ...) the finished dataset is published to; `out` is then the local "
+        "staging root, and workers exchange finished shards through `<publish_to>.shards` (no shared disk)",
+    )
     keep_shards: bool = Field(default=False, description="keep shard datasets after the merge")
     data_files_size_in_mb: float = Field(default=100, gt=0, description="data file rollover size")
     video_files_size_in_mb: float = Field(default=200, gt=0, description="video file rollover size")
@@ -197,7 +202,9 @@ def plan_conversion(request: ConvertRequest, workers: int = 1) -> ConversionPlan
 
     ``workers`` (the executor's) only sets the default shard count: 2 per worker.
     """
-    if request.source.kind != "hook":  # a hook's path is 'module:function', not a folder
+    from robopipe.storage import is_url
+
+    if request.source.kind != "hook" and not is_url(request.source.path):  # hook: 'module:function'
         safepath.check_disjoint(request.out, [Path(request.source.path)], "convert output")
     mapping, desc = resolve_mapping(request)
     fps = mapping.resolve_fps(request.fps)
@@ -399,9 +406,45 @@ class ShardOutcome:
     error: str | None = None
 
 
+def exchange_url(plan: ConversionPlan, index: int) -> str:
+    """Where a worker leaves a finished shard when nothing but object storage is shared."""
+    return f"{(plan.request.publish_to or '').rstrip('/')}.shards/shard-{index:05d}"
+
+
 def convert_unit(plan: ConversionPlan, index: int) -> ShardResult:
-    """Unit of work: one shard (or its completion marker)."""
-    return convert_shard(plan, index)
+    """Unit of work: one shard (or its completion marker).
+
+    With ``publish_to`` the worker converts into its own scratch folder and uploads the finished shard to
+    :func:`exchange_url`, so workers need no path in common with the client or with each other.
+    """
+    if plan.request.publish_to is None:
+        return convert_shard(plan, index)
+    from robopipe.storage import scratch_dir, upload_tree
+
+    local = plan.model_copy(update={"work_dir": scratch_dir() / "convert" / plan.fingerprint()})
+    local.work_dir.mkdir(parents=True, exist_ok=True)
+    local.marker(index).unlink(missing_ok=True)  # a marker here is a leftover, not a published shard
+    result = convert_shard(local, index)
+    upload_tree(local.shard_root(index), exchange_url(plan, index))
+    shutil.rmtree(local.shard_root(index), ignore_errors=True)
+    local.marker(index).unlink(missing_ok=True)
+    return result
+
+
+def _fetch_shards(plan: ConversionPlan, outcomes: list[ShardOutcome]) -> list[ShardOutcome]:
+    """Download the shards workers left in object storage into the client's work folder."""
+    from robopipe.storage import materialize
+
+    fetched = []
+    for o in outcomes:
+        if o.result is not None and o.result.episodes > 0 and not o.result.skipped:
+            root = plan.shard_root(o.index)
+            if root.exists():
+                shutil.rmtree(root)
+            materialize(exchange_url(plan, o.index), into=root)
+            o = ShardOutcome(o.index, o.result.model_copy(update={"root": root}), o.error)
+        fetched.append(o)
+    return fetched
 
 
 def run_conversion(
@@ -441,6 +484,8 @@ def run_conversion(
             if on_shard is not None and done.value is not None:
                 on_shard(done.value)
     ordered = [outcomes[i] for i in sorted(outcomes)]
+    if request.publish_to is not None:
+        ordered = _fetch_shards(plan, ordered)
     if before_merge is not None:
         before_merge(plan, ordered)
     bad = [o for o in ordered if o.result is None]
@@ -450,4 +495,13 @@ def run_conversion(
             + "; ".join(f"shard {o.index}: {o.error}" for o in bad[:5])
             + "); the finished shards are kept: fix the cause and re-run to convert only the rest"
         )
-    return finish(plan, [o.result for o in ordered if o.result is not None], time.perf_counter() - t0)
+    report = finish(plan, [o.result for o in ordered if o.result is not None], time.perf_counter() - t0)
+    if request.publish_to is not None:
+        from robopipe.storage import filesystem, publish_tree
+
+        publish_tree(request.out, request.publish_to)
+        fs, prefix = filesystem(request.publish_to.rstrip("/") + ".shards")
+        fs.invalidate_cache()  # workers wrote there: this process's listings are stale
+        if fs.exists(prefix):
+            fs.rm(prefix, recursive=True)
+    return report

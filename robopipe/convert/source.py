@@ -168,6 +168,11 @@ def open_reader(spec: SourceSpec) -> SourceReader:
     target = READERS.get(spec.kind)
     if target is None:
         raise ConfigError(f"unknown source kind {spec.kind!r}; expected one of {sorted(READERS)}")
+    if spec.kind != "hook":
+        from robopipe.storage import is_url, materialize
+
+        if is_url(spec.path):  # object storage: read a local copy (this machine's scratch, reused)
+            spec = spec.model_copy(update={"path": str(materialize(spec.path))})
     module, _, name = target.partition(":")
     factory: ReaderFactory = getattr(importlib.import_module(module), name)
     return factory(spec)

@@ -200,9 +200,25 @@ def validate(
     executor: Executor | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ValidationReport:
-    """:func:`validate_dataset` driven by a :class:`ValidateRequest` (what the CLI and the flows call)."""
+    """:func:`validate_dataset` driven by a :class:`ValidateRequest` (what the CLI and the flows call).
+
+    ``request.root`` may be a URL (``s3://…``): the dataset is validated from a local copy. The GX units then
+    read that copy, so run them on an executor of this machine (serial, threads, local Dask).
+    """
+    from robopipe.storage import dataset_at
+
+    with dataset_at(request.root) as root:
+        return _validate(request, root, executor, progress)
+
+
+def _validate(
+    request: ValidateRequest,
+    root: Path,
+    executor: Executor | None,
+    progress: Callable[[int, int], None] | None,
+) -> ValidationReport:
     return validate_dataset(
-        request.root,
+        root,
         full_decode=request.full_decode,
         gx=request.gx,
         suites=request.suites,

