@@ -51,11 +51,18 @@ def stats(
     from robopipe.storage import dataset_at
 
     with dataset_at(root, write=True) as local:
-        return _stats(local, workers, dask_address, threads, images, skip_nonfinite)
+        return _stats(local, workers, dask_address, threads, images, skip_nonfinite, quality, quality_config)
 
 
 def _stats(
-    root: Path, workers: int, dask_address: str | None, threads: bool, images: bool, skip_nonfinite: bool
+    root: Path,
+    workers: int,
+    dask_address: str | None,
+    threads: bool,
+    images: bool,
+    skip_nonfinite: bool,
+    quality: bool,
+    quality_config: Path | None,
 ) -> int:
     from tqdm import tqdm
 
