@@ -155,6 +155,7 @@ class Run:
     plan: float
     phases: list[Phase]
     recipe_cpu: float  # CPU seconds of this process over the recipe (plan included)
+    plan_cpu: float = 0.0
     out_bytes: int = 0
     load: tuple[float, float] = (0.0, 0.0)  # 1-min load average before / after
 
@@ -168,8 +169,8 @@ class Run:
 
     @property
     def serial_cpu(self) -> float:
-        """CPU seconds of the recipe outside the parallel phases (plan, merge, metadata): load-independent."""
-        return self.recipe_cpu - sum(p.main_cpu for p in self.phases)
+        """CPU seconds of the recipe outside the plan and the parallel phases (merge, metadata, aggregation)."""
+        return self.recipe_cpu - self.plan_cpu - sum(p.main_cpu for p in self.phases)
 
     @property
     def cpu(self) -> float:
@@ -240,12 +241,12 @@ def run_convert(
     req = convert_request(data, out, shards, episodes)
     l0, t0, c0 = _load(), time.perf_counter(), time.process_time()
     plan = plan_conversion(req, timed.workers)
-    t_plan = time.perf_counter() - t0
+    t_plan, plan_cpu = time.perf_counter() - t0, time.process_time() - c0
     rep = run_conversion(req, timed, plan=plan)
     total, cpu = time.perf_counter() - t0, time.process_time() - c0
     workload = "convert" if episodes is None else "convert (part)"
     run = Run(workload, label, timed.workers, rep.frames, rep.episodes, total, t_plan, timed.phases, cpu)
-    run.out_bytes = _tree_bytes(out)
+    run.out_bytes, run.plan_cpu = _tree_bytes(out), plan_cpu
     run.load = (l0, _load())
     return run
 
@@ -323,14 +324,16 @@ def model(runs: list[Run], startup: dict[int, float], cams: int) -> None:
     cpu_frame = here * DROID_CAMERAS / cams
     # unit-busy share of the workers: from the Dask run with one worker (no contention between workers)
     eff = next((r.efficiency for r in dask if r.workers == 1), min((r.efficiency for r in dask), default=1.0))
-    serial, _lower, how = finish_model(full, part)
-    serial += DROID_OUTPUT_BYTES / WRITE_RATE  # the output's bytes written once more by the merge
+    serial, lower, how = finish_model(full, part)
+    write = DROID_OUTPUT_BYTES / WRITE_RATE  # the output's bytes written once more by the merge
+    serial, lower = serial + write, lower + write
     plan = max(r.plan for r in conv)
     start = max(startup.values()) if startup else 0.0
     work = DROID_FRAMES * cpu_frame
     par = work / (CLUSTER_CORES * eff)
     tail = work / DROID_SHARDS / eff  # the last shard running alone
     total = start + plan + par + tail + serial
+    low = total - serial + lower
     one = start + plan + work / eff + serial
     print()
     print("== Model (Amdahl-style): T(n) = start-up + plan + serial finish + W / (n * e) + one-shard tail")
@@ -340,8 +343,9 @@ def model(runs: list[Run], startup: dict[int, float], cams: int) -> None:
     )
     print(f"  unit-busy share e:     {100 * eff:.0f} % (Dask, 1 worker: dispatch, scheduling, waits)")
     print(
-        f"  serial finish (merge, metadata, stats aggregation): {full.serial:.2f} s for {full.episodes} "
-        f"episodes, {part.serial:.2f} s for {part.episodes}: {how}"
+        f"  serial finish (merge, metadata, stats aggregation): {full.serial_cpu:.2f} CPU s for "
+        f"{full.episodes} episodes, {part.serial_cpu:.2f} for {part.episodes}: {how}; "
+        f"+ {write / 3600:.1f} h writing 400 GB at {WRITE_RATE / 1e6:.0f} MB/s"
     )
     print(f"  start-up {start:.1f} s, plan {plan:.2f} s (constant)")
     print(
@@ -357,6 +361,10 @@ def model(runs: list[Run], startup: dict[int, float], cams: int) -> None:
         f"  projected: {_fmt_hours(total)} (LeRobot documents 7+ days for a local port: "
         f"{LEROBOT_DAYS * 86400 / total:.0f}x less); same model on 1 core {_fmt_hours(one)}, "
         f"so 64 cores give {one / total:.0f}x (serial share {100 * (serial + start + plan) / one:.2f} %)"
+    )
+    print(
+        f"  with the merge following episodes instead of frames (the bench's episodes are shorter than "
+        f"DROID's): {_fmt_hours(low)}"
     )
 
 
@@ -408,6 +416,10 @@ def main() -> None:
                 base[run.workload] = run
 
         serial = SerialExecutor()
+        from robopipe.convert.engine import run_conversion
+
+        # in-process warm-up too (first use of the reader, encoder and writer), like the workers' below
+        run_conversion(convert_request(data, work / "warm-serial", 1, "0:1"), serial)
         record(run_convert(data, work / "out-serial", args.shards, serial, "serial"))
         half = f"0:{args.episodes // 2}"  # the serial finish's slope: the same port at half the episodes
         record(run_convert(data, work / "out-part", args.shards, serial, "serial", half))
@@ -421,8 +433,6 @@ def main() -> None:
                 client.run(__import__, "robopipe.stats.recompute")
                 startup[n] = time.perf_counter() - t0
                 ex = DaskExecutor(client)
-                from robopipe.convert.engine import run_conversion
-
                 t1 = time.perf_counter()
                 run_conversion(convert_request(data, work / f"warm{n}", n, f"0:{n}"), ex)
                 print(
@@ -435,7 +445,7 @@ def main() -> None:
                 record(run_stats(video, "stats video", ex, f"dask {n}"))
         print(
             "columns: parall = wall of the parallel phases; serial = the rest of the recipe (merge, metadata, "
-            "stats aggregation, writes); ser cpu = CPU seconds of the recipe's process outside the parallel phases; unit cpu = CPU seconds inside the units (all worker threads); "
+            "stats aggregation, writes); ser cpu = CPU seconds of the recipe's process outside the plan and the parallel phases; unit cpu = CPU seconds inside the units (all worker threads); "
             "f/core-s = frames per unit CPU second; busy % = unit wall / (workers x parallel wall); "
             "load = 1-min load average before/after"
         )
