@@ -21,6 +21,11 @@ find_python() {
   return 1
 }
 
+# extras_union "dev,rlds" "rlds,zarr" -> dev,rlds,zarr (sorted, no duplicates)
+extras_union() {
+  printf '%s\n' "$1" "$2" | tr ',' '\n' | sed '/^$/d' | sort -u | paste -sd, -
+}
+
 ensure_venv() {
   local extras="$1"
   local venv="${ROBOPIPE_VENV:-.venv}"
@@ -43,15 +48,19 @@ ensure_venv() {
     echo ">> creating $venv with $py ($("$py" -c 'import platform; print(platform.python_version())'))" >&2
     "$py" -m venv "$venv"
   fi
-  # Reinstall only when pyproject.toml or the extras changed.
+  # Reinstall only when pyproject.toml changed or an extra is missing (demo.sh after test.sh installs nothing).
   local stamp="$venv/.robopipe-installed"
-  local want
-  want="$(sha256sum pyproject.toml | cut -c1-16)-$extras"
-  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  local hash had
+  hash="$(sha256sum pyproject.toml | cut -c1-16)"
+  had="$(cat "$stamp" 2>/dev/null || true)"
+  if [ "${had%%-*}" = "$hash" ]; then
+    extras="$(extras_union "${had#*-}" "$extras")"   # keep what is installed; add what is asked
+  fi
+  if [ "$had" != "$hash-$extras" ]; then
     echo ">> installing robopipe[$extras] into $venv (cached wheels make re-runs fast)" >&2
     "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
     "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[$extras]"
-    echo "$want" > "$stamp"
+    echo "$hash-$extras" > "$stamp"
   fi
   # Video decoding for the LeRobot reference (torchcodec) and git for the local registry need system packages.
   if ! command -v git >/dev/null; then
