@@ -2,7 +2,7 @@
 # Installs robopipe (with the [rlds] extra) "into" the LeRobot 0.6.1 environment, the way a LeRobot user would,
 # without touching that 5 GB environment: a venv from the same base interpreter whose site-packages chains to the
 # LeRobot env's through a .pth file, so pip sees every LeRobot package as installed and adds only what is missing.
-# Fails if pip would replace a package LeRobot requires or `pip check` complains. Prints the interpreter last.
+# Fails if pip replaced a package LeRobot requires or `pip check` complains. Prints the interpreter last.
 #
 #   usage: scripts/lerobot061_env.sh [DIR]   (default DIR: $ROBOPIPE_LEROBOT061_ENV_DIR or
 #                                             ~/.cache/robopipe-on-lerobot061)
@@ -33,30 +33,24 @@ echo "$LR_SITE" > "$(purelib "$PY")/_lerobot061.pth"
 spec="."
 [ -n "$EXTRAS" ] && spec=".[$EXTRAS]"
 
-# What would pip change in the LeRobot env itself? (dry run: nothing is written there). A package LeRobot
-# requires (any extra) must stay as it is; others replaced in the layer (prefect pins python-dateutil<3, the
-# 0.6.1 env has 4.0) are reported.
-report="$DIR/dry-run.json"
-"$LR" -m pip install -q --disable-pip-version-check --dry-run --report "$report" "$spec" >/dev/null
-"$LR" - "$report" <<'PYEOF'
-import json, re, sys
-from importlib.metadata import distributions, requires
-norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
-have = {norm(d.metadata["Name"]): d.version for d in distributions()}
-pinned = {norm(re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0]) for r in requires("lerobot") or []}
-changed = {}
-for item in json.load(open(sys.argv[1]))["install"]:
-    name = norm(item["metadata"]["name"])
-    if name in have and name != "robopipe":
-        changed[name] = f"{name} {have[name]} -> {item['metadata']['version']}"
-bad = [v for k, v in sorted(changed.items()) if k in pinned]
-if bad:
-    sys.exit("installing robopipe would replace packages LeRobot 0.6.1 requires: " + ", ".join(bad))
-for k, v in sorted(changed.items()):
-    print(f"note: robopipe's dependencies replace {v} in the layer (not a LeRobot requirement)", file=sys.stderr)
-PYEOF
-
 "${PIP[@]}" install "$spec"
 "$PY" -m pip check
+# What pip put into the layer that the LeRobot env also has shadows it: a package LeRobot requires (any extra)
+# must not be among them; others (prefect pins python-dateutil<3, the 0.6.1 env has 4.0) are reported.
+"$PY" - "$LR_SITE" <<'PYEOF'
+import re, sys, sysconfig
+from importlib.metadata import distributions, requires
+norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+names = lambda path: {norm(d.metadata["Name"]): d.version for d in distributions(path=[path])}
+own, theirs = names(sysconfig.get_paths()["purelib"]), names(sys.argv[1])
+pinned = {norm(re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0]) for r in requires("lerobot") or []}
+shadowed = sorted(set(own) & set(theirs) - {"pip", "setuptools", "wheel"})
+bad = [f"{n} {theirs[n]} -> {own[n]}" for n in shadowed if n in pinned]
+if bad:
+    sys.exit("installing robopipe replaced packages LeRobot 0.6.1 requires: " + ", ".join(bad))
+for n in shadowed:
+    print(f"note: robopipe's dependencies replace {n} {theirs[n]} -> {own[n]} in the layer (not a LeRobot requirement)",
+          file=sys.stderr)
+PYEOF
 echo "$want" > "$stamp"
 echo "$PY"
