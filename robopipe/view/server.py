@@ -159,8 +159,17 @@ def make_handler(app: ViewerApp) -> Callable[..., BaseHTTPRequestHandler]:
 
 def make_server(root: Path, port: int = 8765) -> ThreadingHTTPServer:
     """A server bound to 127.0.0.1 (``port=0`` picks a free port: ``server.server_address[1]``)."""
+    from robopipe.errors import ConfigError
+
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port {port}: a TCP port is 0..65535 (0 picks a free one)")
     app = ViewerApp(root)
-    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(app))
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(app))
+    except OSError as exc:
+        raise ConfigError(
+            f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); pick another, or 0"
+        ) from exc
     server.daemon_threads = True
     return server
 
