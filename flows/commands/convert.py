@@ -7,7 +7,9 @@ a re-run with the same arguments skips finished shards.
 
 from __future__ import annotations
 
+import inspect
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any, Literal
 
@@ -364,8 +366,13 @@ def v21(
     return 0
 
 
+def with_common_doc(doc: str | None) -> str:
+    """``doc`` + the shared parameter docs, both dedented (Python 3.13 dedents docstrings, not ``_COMMON_DOC``)."""
+    return inspect.cleandoc(doc or "") + textwrap.dedent(_COMMON_DOC)
+
+
 for _f in (rlds, hdf5, folder, hook):
-    _f.__doc__ = (_f.__doc__ or "") + _COMMON_DOC
+    _f.__doc__ = with_common_doc(_f.__doc__)
 
 
 def register(app: App) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from cyclopts import App
 
-from flows.commands.convert import _COMMON_DOC, Codec, _run, convert_app
+from flows.commands.convert import _COMMON_DOC, Codec, _run, convert_app, with_common_doc
 
 Cut = Literal["file", "event", "gap", "ranges"]
 
@@ -174,7 +174,7 @@ def zarr(
     )  # fmt: skip
 
 
-zarr.__doc__ = (zarr.__doc__ or "") + _COMMON_DOC
+zarr.__doc__ = with_common_doc(zarr.__doc__)
 
 
 def register(app: App) -> None:
