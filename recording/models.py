@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
 
-from hardware.timing import TimingProfile, timing_profile
+from hardware.timing import PROFILES, TimingProfile, timing_profile
 from recording.pacing import EpisodeTiming
 from recording.vocabulary import from_lerobot_layout, ignored_keys, is_lerobot_layout, merge_encoder
 from robopipe.errors import ConfigError, pydantic_problems
@@ -101,7 +101,13 @@ class RecordRequest(_Model):
     max_camera_age_ms: float = Field(
         default=500.0, gt=0, description="Stop if a camera's newest frame is older."
     )
-    timing: TimingProfile = Field(
+    # The schema (what Prefect's server checks a dashboard/API run against) takes a profile name too.
+    timing: Annotated[
+        TimingProfile,
+        WithJsonSchema(
+            {"anyOf": [{"type": "string", "enum": sorted(PROFILES)}, TimingProfile.model_json_schema()]}
+        ),
+    ] = Field(
         default_factory=TimingProfile,
         description="Time budget of the devices (bus timeout/retries, camera staleness), by name ('default', "
         "'patient' for simulators on a loaded machine) or field by field; unset fields keep device defaults.",
