@@ -7,6 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh
 ensure_venv "dev,rlds,ros,zarr"
+# The viewer's browser test drives Debian's Chromium (no browser download); install it when missing.
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo ">> installing Debian's chromium for the viewer's browser test" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
+    || echo ">> chromium could not be installed: the browser test will skip" >&2
+fi
 VENV="${ROBOPIPE_VENV:-.venv}"
 REF=../shared/lerobot-reference
 if [ -z "${ROBOPIPE_SKIP_REFERENCES:-}" ]; then
