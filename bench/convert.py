@@ -74,16 +74,19 @@ def _cpu() -> float:
     return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
-def build(data_dir: Path, episodes: int, steps: int, size: int) -> Path:
+def build(
+    data_dir: Path, episodes: int, steps: int, size: int, width: int | None = None, name: str = "bench_oxe"
+) -> Path:
+    """OXE-like RLDS written by tfds: two cameras ``size`` x ``width`` (default square), state, action, language."""
     import tensorflow_datasets as tfds
 
     from tests.fixtures import rlds as fx
 
-    fx.H = fx.W = size  # the fixture's image size
+    fx.H, fx.W = size, width or size  # the fixture's image size
     rng = np.random.default_rng(0)
     eps = [fx.oxe_episode(i, steps, rng) for i in range(episodes)]
     tfds.dataset_builders.store_as_tfds_dataset(
-        name="bench_oxe",
+        name=name,
         version="1.0.0",
         features=fx._oxe_features(tfds, "jpeg"),
         data_dir=str(data_dir),

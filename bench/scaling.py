@@ -197,24 +197,9 @@ def _tree_bytes(root: Path) -> int:
 # ---------------------------------------------------------------------------------------------- workloads
 def build_rlds(data_dir: Path, episodes: int, steps: int, h: int, w: int) -> Path:
     """OXE-like RLDS (two cameras h x w, JPEG + PNG, state, action, language) written by tfds."""
-    import numpy as np
-    import tensorflow_datasets as tfds
+    from bench.convert import build
 
-    from tests.fixtures import rlds as fx
-
-    fx.H, fx.W = h, w
-    rng = np.random.default_rng(0)
-    eps = [fx.oxe_episode(i, steps, rng) for i in range(episodes)]
-    tfds.dataset_builders.store_as_tfds_dataset(
-        name="bench_scaling",
-        version="1.0.0",
-        features=fx._oxe_features(tfds, "jpeg"),
-        data_dir=str(data_dir),
-        split_datasets={"train": eps},
-        download_config=tfds.download.DownloadConfig(num_shards=4),
-        disable_shuffling=True,
-    )
-    return data_dir
+    return build(data_dir, episodes, steps, h, w, name="bench_scaling")
 
 
 def convert_request(data: Path, out: Path, shards: int, episodes: str | None = None) -> Any:
