@@ -147,11 +147,9 @@ def filter_(
     root = resolve_dataset_root(root)
     keep = select_episodes(root, where) if where is not None else read_selection(selection)  # type: ignore[arg-type]
     report = filter_dataset(root, out, keep, workers=workers)
-    if report is None:
-        print(f"{root}: the selection keeps every episode; nothing written")
-        return 0
     o = report.outputs[0]
-    print(f"{o.root}: kept {o.episodes} episode(s) ({o.frames} frames) in {report.seconds:.2f}s")
+    every = " (every episode: a stream-copied copy)" if report.operation == "merge" else ""
+    print(f"{o.root}: kept {o.episodes} episode(s) ({o.frames} frames){every} in {report.seconds:.2f}s")
     return 0
 
 

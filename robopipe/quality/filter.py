@@ -72,9 +72,10 @@ def select_episodes(root: Path, where: str) -> list[int]:
 def filter_dataset(root: Path, out: Path, keep: Sequence[int], workers: int = 1) -> Any:
     """Write ``out`` with only the ``keep`` episodes of ``root`` (stream copy).
 
-    Returns the EditReport, or None (nothing written) when ``keep`` is every episode.
+    When ``keep`` is every episode, ``out`` is still written: a stream-copied copy (a one-input merge), so a
+    pipeline that reads ``out`` next never finds it missing. Returns the EditReport.
     """
-    from robopipe.edit import EditRequest, edit
+    from robopipe.edit import EditRequest, MergeRequest, edit, merge
     from robopipe.execution import ThreadExecutor
 
     rows = episode_rows(root, False)
@@ -84,8 +85,12 @@ def filter_dataset(root: Path, out: Path, keep: Sequence[int], workers: int = 1)
     if not keep:
         raise ConfigError(f"{root}: the selection keeps no episode; nothing to write")
     drop = sorted(set(rows) - set(keep))
-    if not drop:
-        return None  # every episode kept: nothing to cut
+    if not drop:  # every episode kept: the output is a copy
+        copy = MergeRequest(roots=[root], out=out)
+        if workers <= 1:
+            return merge(copy)
+        with ThreadExecutor(workers) as threads:
+            return merge(copy, threads)
     request = EditRequest(operation="delete-episodes", root=root, out=out, episodes=drop)
     if workers <= 1:
         return edit(request)

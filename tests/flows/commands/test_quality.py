@@ -83,6 +83,13 @@ def test_filter_by_expression_and_selection(
     assert main(["filter", str(root), "--out", str(tmp_path / "h"), "--where", "nosuch > 1"]) == 2
     assert "unknown name" in capsys.readouterr().err
     assert not (tmp_path / "h").exists()
+    # a selection that keeps every episode still writes --out: a copy, same frames, the input untouched
+    assert main(["filter", str(root), "--out", str(tmp_path / "all"), "--where", "length > 0"]) == 0
+    assert "every episode" in capsys.readouterr().out
+    src, copy = DatasetReader(root), DatasetReader(tmp_path / "all")
+    assert copy.num_episodes == src.num_episodes and copy.num_frames == src.num_frames
+    assert copy.to_pandas().drop(columns=["index"]).equals(src.to_pandas().drop(columns=["index"]))
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == before
 
 
 @pytest.mark.integration
