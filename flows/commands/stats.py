@@ -45,6 +45,8 @@ def stats(
         Ignore NaN/Inf values instead of failing (the error lists every feature, count and dimension).
     quality
         Also compute the quality signals (``robopipe quality``) in the same pass: each mp4 decoded once.
+        The findings are stored and printed; the exit code stays the stats' (0 once stats are written): to
+        gate a pipeline on quality use ``robopipe quality`` (exit 1 on error-level findings).
     quality_config
         YAML of quality thresholds (with ``--quality``).
     """
