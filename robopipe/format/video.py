@@ -57,6 +57,14 @@ ENCODER_INFO_KEYS = (
 )
 
 
+def quiet_encoder(options: dict[str, str]) -> dict[str, str]:
+    """``options`` with libx265's own console log (it prints ``x265 [info]`` lines straight to stderr,
+    past FFmpeg's log level) limited to errors; a run-time setting, not recorded in ``info.json``."""
+    if "x265-params" not in options:
+        return options
+    return {**options, "x265-params": options["x265-params"] + ":log-level=error"}
+
+
 class VideoEncoderConfig(BaseModel):
     """Encoder settings. Defaults are LeRobot's: libsvtav1, crf 30, GOP 2, preset 12, yuv420p."""
 
@@ -176,7 +184,7 @@ class SegmentEncoder:
             container = av.open(str(self.path), mode="w", format="mp4")
             try:
                 stream: Any = container.add_stream(
-                    self.config.codec, rate=self.fps, options=self.config.stream_options()
+                    self.config.codec, rate=self.fps, options=quiet_encoder(self.config.stream_options())
                 )
                 stream.width, stream.height, stream.pix_fmt = self.width, self.height, self.config.pix_fmt
                 stream.codec_context.time_base = Fraction(1, self.fps)

@@ -7,6 +7,7 @@ previous frame (frozen camera, duplicated frames). Every frame of an mp4 is deco
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,16 @@ from robopipe.quality.runs import runs
 
 
 def luma(frame: Any, step: int) -> np.ndarray:
-    """The frame's luma plane (every ``step``-th pixel) as float32 on a 0-255 scale."""
+    """The frame's luma plane (every ``step``-th pixel) as float32 on a 0-255 scale.
+
+    Deep gray planes (depth maps: ``gray12le``...) keep their precision (scaled, not rounded to 8 bits), so a
+    small change of distance still counts as a change.
+    """
     name = frame.format.name
+    deep = re.fullmatch(r"gray(9|10|12|14|16)(le|be)", name)
+    if deep:
+        g16 = frame.to_ndarray()[::step, ::step].astype(np.float32)
+        return g16 * np.float32(255.0 / ((1 << int(deep.group(1))) - 1))
     if name.startswith(("yuv", "yuvj", "nv12", "nv21", "gray")) and "p1" not in name and "le" not in name:
         plane = frame.planes[0]
         y = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, : frame.width]
@@ -112,18 +121,31 @@ def decode_file_stats(
 
 
 def camera_findings(
-    key: str, stats: np.ndarray, idle: np.ndarray | None, fps: int, cfg: QualityConfig
+    key: str,
+    stats: np.ndarray,
+    idle: np.ndarray | None,
+    fps: int,
+    cfg: QualityConfig,
+    *,
+    depth: bool = False,
 ) -> tuple[dict[str, float], list[Finding]]:
-    """Findings of one camera of one episode from its ``(n, 3)`` frame statistics."""
+    """Findings of one camera of one episode from its ``(n, 3)`` frame statistics.
+
+    ``depth``: a depth map (``is_depth_map``), whose "luma" is quantised distance: a dark picture is a
+    near scene and a bright one a far scene, not an exposure fault, so only frozen / duplicated frames apply.
+    """
     c = cfg.camera
     mean, change = stats[:, 0], stats[:, 2]
     n = len(mean)
     short = key.removeprefix("observation.images.")
     sig: dict[str, float] = {}
     fnd: list[Finding] = []
-    dark = mean <= c.black_luma
-    bright = mean >= c.overexposed_luma
-    for mask, kind, what in ((dark, "black_camera", "black"), (bright, "overexposed_camera", "overexposed")):
+    dark = np.zeros(n, bool) if depth else mean <= c.black_luma
+    bright = np.zeros(n, bool) if depth else mean >= c.overexposed_luma
+    exposure = (
+        () if depth else ((dark, "black_camera", "black"), (bright, "overexposed_camera", "overexposed"))
+    )
+    for mask, kind, what in exposure:
         sig[f"{kind}_fraction.{short}"] = float(mask.mean()) if n else 0.0
         for a, b in runs(mask, c.min_frames):
             fnd.append(

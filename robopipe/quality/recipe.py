@@ -329,7 +329,9 @@ def finish_quality(
         parts = [nr.signature] if nr is not None and nr.signature.size else []
         for key in sorted(cameras.get(e, {})):
             arr = cameras[e][key]
-            s, f = camera_findings(key, arr, None if idle is None else idle > 0.5, fps, cfg)
+            spec = plan.features.get(key)
+            depth = spec is not None and spec.is_depth_map
+            s, f = camera_findings(key, arr, None if idle is None else idle > 0.5, fps, cfg, depth=depth)
             sig.update(s)
             fnd.extend(f)
             short = key.removeprefix("observation.images.")
