@@ -27,6 +27,31 @@ class Thumbnail:
     error: str | None = None
 
 
+def depth_preview(depth: np.ndarray) -> np.ndarray:
+    """A depth map (any unit, 0 = no reading) as an RGB picture: the 1st-99th percentile of the valid
+    distances spread over the turbo colour map (near blue, far red), no reading black."""
+    d = np.asarray(depth, np.float64).reshape(depth.shape[0], depth.shape[1], -1)[:, :, 0]
+    valid = d > 0
+    out = np.zeros((*d.shape, 3), np.uint8)
+    if not valid.any():
+        return out
+    lo, hi = np.percentile(d[valid], [1, 99])
+    x = np.clip((d - lo) / max(hi - lo, 1e-9), 0.0, 1.0)
+    # Google's polynomial approximation of turbo (Apache-2.0, Mikhailov 2019)
+    r = 0.13572138 + x * (
+        4.61539260 + x * (-42.66032258 + x * (132.13108234 + x * (-152.94239396 + x * 59.28637943)))
+    )
+    g = 0.09140261 + x * (
+        2.19418839 + x * (4.84296658 + x * (-14.18503333 + x * (4.27729857 + x * 2.82956604)))
+    )
+    b = 0.10667330 + x * (
+        12.64194608 + x * (-60.58204836 + x * (110.36276771 + x * (-89.90310912 + x * 27.34824973)))
+    )
+    rgb = (np.clip(np.stack([r, g, b], axis=-1), 0.0, 1.0) * 255).round().astype(np.uint8)
+    out[valid] = rgb[valid]
+    return out
+
+
 def _png(frame: np.ndarray, max_width: int = 200) -> bytes:
     img = Image.fromarray(frame)
     if img.width > max_width:
@@ -53,14 +78,18 @@ def camera_thumbnails(ctx: DatasetContext, key: str, count: int = 6) -> list[Thu
     for i in _pick(len(eps), count):
         ep, mid = int(eps[i]), int(lengths[i]) // 2
         try:
-            frame = _video_frame(ctx, key, i, mid) if spec.is_video else _image_frame(ctx, key, i, mid)
+            depth = spec.is_depth_map
+            if spec.is_video:
+                frame = _video_frame(ctx, key, i, mid, depth)
+            else:
+                frame = _image_frame(ctx, key, i, mid, depth)
             out.append(Thumbnail(ep, mid, _png(frame)))
         except (OSError, av.error.FFmpegError, pa.ArrowException, ValueError, KeyError, IndexError) as exc:
             out.append(Thumbnail(ep, mid, None, str(exc)[:200]))
     return out
 
 
-def _video_frame(ctx: DatasetContext, key: str, row: int, frame: int) -> np.ndarray:
+def _video_frame(ctx: DatasetContext, key: str, row: int, frame: int, depth: bool = False) -> np.ndarray:
     if ctx.info is None or not ctx.info.video_path:
         raise ValueError("no video_path in info.json")
     chunk = ctx.episode_column(f"videos/{key}/chunk_index")
@@ -70,11 +99,13 @@ def _video_frame(ctx: DatasetContext, key: str, row: int, frame: int) -> np.ndar
         raise ValueError("episodes metadata lacks the video columns")
     path = safepath.inside(ctx.root, layout.video_path(key, chunk[row], file[row], ctx.info.video_path))
     t = round((float(t0[row]) + frame / ctx.info.fps) * ctx.info.fps) / ctx.info.fps
+    if depth:  # the 12-bit codes as stored; their order is the distances' order
+        return depth_preview(decode_frames(path, [t], convert=lambda f: f.to_ndarray())[0])
     frames: np.ndarray = decode_frames(path, [t])
     return frames[0]
 
 
-def _image_frame(ctx: DatasetContext, key: str, row: int, frame: int) -> np.ndarray:
+def _image_frame(ctx: DatasetContext, key: str, row: int, frame: int, depth: bool = False) -> np.ndarray:
     start = ctx.episode_column("dataset_from_index")
     chunk = ctx.episode_column("data/chunk_index")
     file = ctx.episode_column("data/file_index")
@@ -88,4 +119,5 @@ def _image_frame(ctx: DatasetContext, key: str, row: int, frame: int) -> np.ndar
         raise ValueError(f"frame {frame} not found in {path.name}")
     value = table.column(key)[int(pos[0])].as_py()
     data = value["bytes"] if isinstance(value, dict) else value
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    img = Image.open(io.BytesIO(data))
+    return depth_preview(np.asarray(img)) if depth else np.asarray(img.convert("RGB"))
