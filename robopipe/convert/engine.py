@@ -3,7 +3,9 @@
 Every source format goes through here. A conversion is split into *shards* (contiguous episode ranges);
 each shard is written as its own small LeRobot dataset under ``<work_dir>/shard-XXXXX`` and finished by
 a completion marker ``shard-XXXXX.done.json`` (written atomically after ``finalize``). A re-run skips
-shards whose marker exists and redoes the others from scratch. Executors (a Dask cluster, a loop) live
+shards whose marker exists and redoes the others from scratch. With ``publish_to`` the shards and their
+markers live in object storage (``<publish_to>.shards/``): the marker, uploaded after the shard's files and
+holding the plan's fingerprint, is the shard's commit point there too. Executors (a Dask cluster, a loop) live
 outside the core and only call :func:`convert_shard` with small arguments.
 """
 
@@ -25,7 +27,7 @@ from robopipe.convert.apply import map_episode, output_features
 from robopipe.convert.infer import infer_mapping
 from robopipe.convert.mapping import ConversionMapping, load_mapping
 from robopipe.convert.source import RESAMPLING_KINDS, EpisodeFailure, SourceSpec, open_reader
-from robopipe.errors import ConversionError, DatasetExistsError, RobopipeError
+from robopipe.errors import ConversionError, DatasetExistsError, RobopipeError, TransientError
 from robopipe.execution import Executor, SerialExecutor
 from robopipe.format import safepath
 from robopipe.format.atomic import atomic_write_text
@@ -236,11 +238,18 @@ def plan_conversion(request: ConvertRequest, workers: int = 1) -> ConversionPlan
 
 
 def prepare_work_dir(plan: ConversionPlan) -> list[int]:
-    """Create/check the work dir; returns the shard indices still to do (others are complete)."""
+    """Create/check the work dir; returns the shard indices still to do (others are complete).
+
+    With ``publish_to`` the completion markers that count are the remote ones (:func:`remote_markers`).
+    """
     if (plan.request.out / "meta" / "info.json").exists():
         raise DatasetExistsError(
             f"{plan.request.out}: output dataset already exists; choose another --out or delete it"
         )
+    remote = None
+    if plan.request.publish_to is not None:
+        _refuse_published(plan.request.publish_to)
+        remote = remote_markers(plan)
     plan.work_dir.mkdir(parents=True, exist_ok=True)
     plan_file = plan.work_dir / "plan.json"
     fp = plan.fingerprint()
@@ -255,6 +264,8 @@ def prepare_work_dir(plan: ConversionPlan) -> list[int]:
         atomic_write_text(
             plan_file, json.dumps({"fingerprint": fp, "plan": plan.model_dump(mode="json")}, indent=2)
         )
+    if remote is not None:
+        return [s.index for s in plan.shards if s.index not in remote]
     return [s.index for s in plan.shards if not plan.marker(s.index).is_file()]
 
 
@@ -408,40 +419,134 @@ class ShardOutcome:
 
 def exchange_url(plan: ConversionPlan, index: int) -> str:
     """Where a worker leaves a finished shard when nothing but object storage is shared."""
-    return f"{(plan.request.publish_to or '').rstrip('/')}.shards/shard-{index:05d}"
+    return f"{_exchange_root(plan)}/shard-{index:05d}"
+
+
+def _exchange_root(plan: ConversionPlan) -> str:
+    return f"{(plan.request.publish_to or '').rstrip('/')}.shards"
+
+
+class ShardMarker(BaseModel):
+    """The remote completion marker ``<publish_to>.shards/shard-XXXXX.done.json``: uploaded after the
+    shard's files, so a marker means a complete shard of the conversion with this plan fingerprint."""
+
+    model_config = _FROZEN
+
+    fingerprint: str
+    result: ShardResult
+
+
+MAX_MARKER_BYTES = 1 << 20  # a marker lists at most a shard's failed episodes
+
+
+def _refuse_published(url: str) -> None:
+    from robopipe.storage import INFO, filesystem
+
+    fs, root = filesystem(url)
+    fs.invalidate_cache()
+    if fs.exists(f"{root.rstrip('/')}/{INFO}"):
+        raise DatasetExistsError(f"{url}: a dataset is already published there; choose another --publish-to")
+
+
+def remote_markers(plan: ConversionPlan) -> dict[int, ShardResult]:
+    """Shard index -> result of every shard completed in ``<publish_to>.shards`` (marked ``skipped``).
+
+    Raises ConversionError when a marker belongs to another conversion (like a local work dir of another
+    plan); an unreadable or oversized marker only means that shard is converted again.
+    """
+    from robopipe.storage import filesystem
+
+    url = _exchange_root(plan)
+    fs, root = filesystem(url)
+    fs.invalidate_cache()  # workers (other processes) wrote there
+    try:
+        listing = fs.ls(root, detail=True)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise TransientError(f"{url}: cannot list the shard exchange ({type(exc).__name__})") from exc
+    wanted = {f"shard-{s.index:05d}.done.json": s.index for s in plan.shards}
+    found: dict[int, ShardResult] = {}
+    for meta in listing:
+        name = str(meta.get("name", "")).rstrip("/").rsplit("/", 1)[-1]
+        index = wanted.get(name)
+        if index is None:
+            continue
+        result = _remote_marker(fs, f"{root.rstrip('/')}/{name}", plan, index)
+        if result is not None:
+            found[index] = result
+    return found
+
+
+def _remote_marker(fs: Any, path: str, plan: ConversionPlan, index: int) -> ShardResult | None:
+    """The result in the marker at ``path`` (``skipped``), None when absent or unreadable; a marker of another
+    plan raises ConversionError."""
+    try:
+        raw = fs.cat_file(path, start=0, end=MAX_MARKER_BYTES + 1)
+        if len(raw) > MAX_MARKER_BYTES:
+            raise ValueError("oversized")
+        marker = ShardMarker.model_validate_json(raw)
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        log.warning("%s: unreadable completion marker; the shard will be redone", path)
+        return None
+    except OSError as exc:
+        raise TransientError(f"{path}: cannot read ({type(exc).__name__})") from exc
+    if marker.fingerprint != plan.fingerprint():
+        raise ConversionError(
+            f"{_exchange_root(plan)}: holds shards of a different conversion (other source, mapping, fps, "
+            "shards or encoder). Delete that prefix or publish to another URL"
+        )
+    if marker.result.index != index:
+        log.warning("%s: marker of shard %d; the shard will be redone", path, marker.result.index)
+        return None
+    return marker.result.model_copy(update={"skipped": True})
 
 
 def convert_unit(plan: ConversionPlan, index: int) -> ShardResult:
     """Unit of work: one shard (or its completion marker).
 
-    With ``publish_to`` the worker converts into its own scratch folder and uploads the finished shard to
-    :func:`exchange_url`, so workers need no path in common with the client or with each other.
+    With ``publish_to`` the worker converts into its own scratch folder, uploads the finished shard to
+    :func:`exchange_url` and then its :class:`ShardMarker` (the commit point), so workers need no path in
+    common with the client or with each other, and a re-run (or a retry of a lost worker's unit) skips it.
     """
     if plan.request.publish_to is None:
         return convert_shard(plan, index)
-    from robopipe.storage import scratch_dir, upload_tree
+    from robopipe.storage import filesystem, scratch_dir, upload_tree
 
+    url = exchange_url(plan, index)
+    fs, root = filesystem(url)
+    fs.invalidate_cache()
+    done = _remote_marker(fs, f"{root}.done.json", plan, index)
+    if done is not None:
+        return done
     local = plan.model_copy(update={"work_dir": scratch_dir() / "convert" / plan.fingerprint()})
     local.work_dir.mkdir(parents=True, exist_ok=True)
     local.marker(index).unlink(missing_ok=True)  # a marker here is a leftover, not a published shard
     result = convert_shard(local, index)
-    upload_tree(local.shard_root(index), exchange_url(plan, index))
+    if fs.exists(root):  # the partial upload of an attempt that died before its marker
+        fs.rm(root, recursive=True)
+    upload_tree(local.shard_root(index), url)
+    marker = ShardMarker(fingerprint=plan.fingerprint(), result=result)
+    fs.pipe_file(f"{root}.done.json", marker.model_dump_json(indent=2).encode())  # the commit point
     shutil.rmtree(local.shard_root(index), ignore_errors=True)
     local.marker(index).unlink(missing_ok=True)
     return result
 
 
 def _fetch_shards(plan: ConversionPlan, outcomes: list[ShardOutcome]) -> list[ShardOutcome]:
-    """Download the shards workers left in object storage into the client's work folder."""
+    """Download the shards in object storage (this run's and earlier runs') into the client's work folder."""
     from robopipe.storage import materialize
 
     fetched = []
     for o in outcomes:
-        if o.result is not None and o.result.episodes > 0 and not o.result.skipped:
+        if o.result is not None and o.result.episodes > 0:
             root = plan.shard_root(o.index)
             if root.exists():
                 shutil.rmtree(root)
             materialize(exchange_url(plan, o.index), into=root)
+            (root / ".robopipe-materialized.json").unlink(missing_ok=True)  # not part of the dataset
             o = ShardOutcome(o.index, o.result.model_copy(update={"root": root}), o.error)
         fetched.append(o)
     return fetched
@@ -467,8 +572,9 @@ def run_conversion(
     todo = prepare_work_dir(plan)
     log.info("%d shards, %d to do, on %s", len(plan.shards), len(todo), executor.name)
     outcomes: dict[int, ShardOutcome] = {}
+    remote = remote_markers(plan) if request.publish_to is not None else {}
     for s in plan.shards:
-        r = read_marker(plan, s.index) if s.index not in todo else None
+        r = (remote.get(s.index) or read_marker(plan, s.index)) if s.index not in todo else None
         if r is not None:
             outcomes[s.index] = ShardOutcome(s.index, r)
             if on_shard is not None:
@@ -497,11 +603,14 @@ def run_conversion(
         )
     report = finish(plan, [o.result for o in ordered if o.result is not None], time.perf_counter() - t0)
     if request.publish_to is not None:
-        from robopipe.storage import filesystem, publish_tree
+        from robopipe.storage import INFO, filesystem, publish_tree
 
         publish_tree(request.out, request.publish_to)
-        fs, prefix = filesystem(request.publish_to.rstrip("/") + ".shards")
+        fs, target = filesystem(request.publish_to)
         fs.invalidate_cache()  # workers wrote there: this process's listings are stale
+        if not fs.exists(f"{target.rstrip('/')}/{INFO}"):  # the published dataset is the commit point
+            raise TransientError(f"{request.publish_to}: {INFO} missing after publishing; re-run to resume")
+        fs, prefix = filesystem(_exchange_root(plan))
         if fs.exists(prefix):
             fs.rm(prefix, recursive=True)
     return report

