@@ -119,6 +119,10 @@ class DiskFullError(RobopipeError, OSError):
 
 
 # --- configuration --------------------------------------------------------------------------------
+class StorageError(RobopipeError, OSError):
+    """Object storage cannot be read (no bucket, access denied, unreachable endpoint); never shows credentials."""
+
+
 class ConfigError(RobopipeError, ValueError):
     """A configuration file or request model is invalid."""
 

@@ -18,16 +18,16 @@ def info(root: str, /, *, as_json: Annotated[bool, Parameter(name="--json")] = F
     ----------
     root
         Dataset folder (the one holding ``meta/info.json``), or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``,
-        or its URL (``s3://…``, ``hf://…``, ``file://…``).
+        or its URL (``s3://…``, ``hf://…``, ``file://…``): only ``meta/`` and a file listing are read.
     as_json
         Print one JSON object (LeRobot's ``info.json`` key names for the totals).
     """
     from robopipe.format.home import resolve_dataset_root
     from robopipe.format.reader import DatasetReader, describe
-    from robopipe.storage import dataset_at, is_url
+    from robopipe.storage import is_url
 
-    with dataset_at(root if is_url(root) else resolve_dataset_root(root)) as local:
-        d = describe(DatasetReader(local))
+    with DatasetReader(root if is_url(root) else resolve_dataset_root(root)) as reader:
+        d = describe(reader)
     if as_json:
         print(json.dumps(d, indent=2))
         return 0

@@ -162,12 +162,18 @@ def load_info(root: Path) -> DatasetInfo:
         safepath.inside(Path(root), layout.INFO_PATH, "info.json")
     if not path.is_file():
         raise DatasetNotFoundError(f"{root}: not a LeRobot dataset (missing {layout.INFO_PATH})")
-    raw = read_json_file(path, "restore meta/info.json")
-    check_version(str(raw.get("codebase_version", "")), str(path))
+    return info_from_json(read_json_file(path, "restore meta/info.json"), str(path))
+
+
+def info_from_json(raw: Any, where: str) -> DatasetInfo:
+    """The validated model of an ``info.json`` object read from ``where`` (named in errors)."""
+    if not isinstance(raw, dict):
+        raise CorruptFileError(f"{where}: expected a JSON object, got {type(raw).__name__}; restore it")
+    check_version(str(raw.get("codebase_version", "")), where)
     try:
         return DatasetInfo.model_validate(raw)
     except ValidationError as exc:
-        raise FormatError(f"{path}: invalid info.json: {one_line(exc)}") from exc
+        raise FormatError(f"{where}: invalid info.json: {one_line(exc)}") from exc
 
 
 def write_info(root: Path, info: DatasetInfo) -> None:

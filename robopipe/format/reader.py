@@ -2,7 +2,9 @@
 
 Episodes are located through ``meta/episodes`` (data file, global index range, per-camera video file and
 offsets); data files are opened lazily and read by row group, so reading one episode of a 100 GB
-dataset touches only that episode's bytes.
+dataset touches only that episode's bytes. A root given as an fsspec URL (``s3://``, ``hf://``, ``file://``)
+is read the same way through :class:`~robopipe.storage.remote.RemoteRoot`: byte ranges of the remote files,
+nothing downloaded whole but ``meta/``.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,13 +24,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from PIL import Image
 
-from robopipe.errors import CorruptFileError, FormatError
+from robopipe.errors import ConfigError, CorruptFileError, FormatError
 from robopipe.format import depth, layout, safepath
 from robopipe.format.episodes import load_episodes, stats_from_row, video_columns
 from robopipe.format.features import FeatureSpec
 from robopipe.format.info import DatasetInfo, load_info
 from robopipe.format.tasks import load_tasks
 from robopipe.format.video import ENCODER_INFO_KEYS, decode_frames, iter_frames, rgb24
+from robopipe.storage.urls import is_url
+
+if TYPE_CHECKING:
+    from robopipe.storage.remote import RemoteRoot
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +49,51 @@ REQUIRED_EPISODE_COLUMNS = (
 
 
 class DatasetReader:
-    """Random access to a dataset's metadata, frames and video frames."""
+    """Random access to a dataset's metadata, frames and video frames (a folder, or a URL read by ranges).
+
+    Open remote files are closed by :meth:`close` (or leaving a ``with`` block)."""
 
     def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-        self.info: DatasetInfo = load_info(self.root)
-        if (self.root / ".staging").is_dir() and any((self.root / ".staging").glob("episode-*")):
+        self.remote: RemoteRoot | None = None
+        self._root: Path | None = None
+        self._files: dict[str, pq.ParquetFile] = {}
+        self._handles: list[IO[bytes]] = []
+        if is_url(root):
+            from robopipe.storage.remote import RemoteRoot
+
+            self.remote = RemoteRoot(str(root))
+            self.where = str(self.remote)
+            self.info: DatasetInfo = self.remote.load_info()
+            return
+        self._root = Path(root)
+        self.where = str(self._root)
+        self.info = load_info(self._root)
+        if (self._root / ".staging").is_dir() and any((self._root / ".staging").glob("episode-*")):
             log.warning(
                 "%s: holds saved episodes of an unfinished writer; run `robopipe repair %s` to add them",
-                self.root,
-                self.root,
+                self._root,
+                self._root,
             )
-        self._files: dict[Path, pq.ParquetFile] = {}
+
+    @property
+    def root(self) -> Path:
+        """The local dataset folder (a reader of a URL has none: it reads through :attr:`remote`)."""
+        if self._root is None:
+            raise ConfigError(f"{self.where}: this step needs a local dataset folder, not a URL")
+        return self._root
+
+    def close(self) -> None:
+        """Close the remote file objects this reader opened (local files are closed with the reader)."""
+        self._files.clear()
+        for f in self._handles:
+            f.close()
+        self._handles.clear()
+
+    def __enter__(self) -> DatasetReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # ------------------------------------------------------------------ metadata
     @property
@@ -83,51 +123,72 @@ class DatasetReader:
     @cached_property
     def tasks(self) -> list[str]:
         """Task strings by task index."""
-        return load_tasks(self.root)
+        return self.remote.load_tasks() if self.remote is not None else load_tasks(self.root)
 
     @cached_property
     def episodes(self) -> pd.DataFrame:
         """Episode rows (without the ``stats/*`` columns); row i is episode i."""
-        full = load_episodes(self.root)
+        full = self._load_episodes(stats=False)
         df = full[[c for c in full.columns if not c.startswith("stats/")]].reset_index(drop=True)
         if len(df) != self.num_episodes:
             raise FormatError(
-                f"{self.root}: info.json says total_episodes={self.num_episodes}, "
+                f"{self.where}: info.json says total_episodes={self.num_episodes}, "
                 f"meta/episodes has {len(df)} rows"
             )
         missing = [c for c in REQUIRED_EPISODE_COLUMNS if c not in df.columns]
         if missing:
-            raise FormatError(f"{self.root}: meta/episodes lacks the columns {missing}")
+            raise FormatError(f"{self.where}: meta/episodes lacks the columns {missing}")
         bad = [c for c in REQUIRED_EPISODE_COLUMNS if df[c].dtype.kind not in "iu"]
         if bad:
             raise FormatError(
-                f"{self.root}: meta/episodes columns {bad} must hold integers without empty values"
+                f"{self.where}: meta/episodes columns {bad} must hold integers without empty values"
             )
         if not np.array_equal(df["episode_index"].to_numpy(), np.arange(len(df))):
-            raise FormatError(f"{self.root}: meta/episodes rows must be episodes 0..{len(df) - 1} in order")
+            raise FormatError(f"{self.where}: meta/episodes rows must be episodes 0..{len(df) - 1} in order")
         if (df["length"] < 0).any():
-            raise FormatError(f"{self.root}: meta/episodes has negative episode lengths")
+            raise FormatError(f"{self.where}: meta/episodes has negative episode lengths")
         return df
 
     def episode_stats(self, episode_index: int) -> dict[str, dict[str, np.ndarray]]:
         """Per-episode stats stored in the episodes metadata."""
-        full = load_episodes(self.root)
+        full = self._load_episodes()
         return stats_from_row(full.iloc[episode_index].to_dict())
+
+    def _load_episodes(self, stats: bool = True) -> pd.DataFrame:
+        if self.remote is not None:
+            return self.remote.load_episodes(stats)
+        return load_episodes(self.root)
 
     def episode_lengths(self) -> np.ndarray:
         return self.episodes["length"].to_numpy(dtype=np.int64)
 
     def _episode(self, episode_index: int) -> pd.Series:
         if not 0 <= episode_index < self.num_episodes:
-            raise IndexError(f"{self.root}: episode {episode_index} out of range 0..{self.num_episodes - 1}")
+            raise IndexError(f"{self.where}: episode {episode_index} out of range 0..{self.num_episodes - 1}")
         return self.episodes.iloc[episode_index]
 
     # ------------------------------------------------------------------ data
     def data_files(self) -> list[Path]:
         return layout.sorted_files(self.root, layout.DATA_DIR, ".parquet")
 
-    def _parquet(self, path: Path) -> pq.ParquetFile:
-        pf = self._files.get(path)
+    def file_count(self, subdir: str, suffix: str) -> int:
+        """How many ``<subdir>/chunk-*/file-*<suffix>`` files the dataset holds."""
+        if self.remote is not None:
+            return len(self.remote.sorted_files(subdir, suffix))
+        return len(layout.sorted_files(self.root, subdir, suffix))
+
+    def _parquet(self, rel: str) -> tuple[pq.ParquetFile, str]:
+        """The opened data file ``rel`` (checked inside the root) and its name for messages."""
+        if self.remote is not None:
+            where = self.remote.where(rel)
+            pf = self._files.get(rel)
+            if pf is None:
+                pf, handle = self.remote.parquet(rel, "data file")
+                self._handles.append(handle)
+                self._files[rel] = pf
+            return pf, where
+        path = safepath.inside(self.root, rel, "data file")
+        pf = self._files.get(rel)
         if pf is None:
             try:
                 pf = pq.ParquetFile(path)
@@ -135,18 +196,19 @@ class DatasetReader:
                 raise CorruptFileError(
                     f"{path}: unreadable parquet ({exc}); the file is truncated or corrupt"
                 ) from exc
-            self._files[path] = pf
-        return pf
+            self._files[rel] = pf
+        return pf, str(path)
+
+    def _data_rel(self, episode_index: int) -> str:
+        ep = self._episode(episode_index)
+        return layout.data_path(ep["data/chunk_index"], ep["data/file_index"], self.info.data_path)
 
     def data_file_of(self, episode_index: int) -> Path:
-        ep = self._episode(episode_index)
-        rel = layout.data_path(ep["data/chunk_index"], ep["data/file_index"], self.info.data_path)
-        return safepath.inside(self.root, rel, "data file")
+        return safepath.inside(self.root, self._data_rel(episode_index), "data file")
 
     def read_episode(self, episode_index: int, columns: Sequence[str] | None = None) -> pa.Table:
         """All rows of one episode, reading only the row groups that hold it."""
-        path = self.data_file_of(episode_index)
-        pf = self._parquet(path)
+        pf, path = self._parquet(self._data_rel(episode_index))
         cols = list(columns) if columns is not None else None
         if cols is not None and "episode_index" not in cols:
             cols = [*cols, "episode_index"]
@@ -166,7 +228,7 @@ class DatasetReader:
         """Rows by global frame ``index`` (any order; returned in the order asked)."""
         idx = np.asarray(indices, dtype=np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= self.num_frames):
-            raise IndexError(f"{self.root}: frame index out of range 0..{self.num_frames - 1}")
+            raise IndexError(f"{self.where}: frame index out of range 0..{self.num_frames - 1}")
         starts = self.episodes["dataset_from_index"].to_numpy()
         eps = np.searchsorted(starts, idx, side="right") - 1
         parts = []
@@ -188,13 +250,19 @@ class DatasetReader:
         """One episode, or all, as a DataFrame (vector features as numpy arrays per row)."""
         if episode is not None:
             return self.read_episode(episode, columns).to_pandas()
+        if self.remote is not None:
+            tables = [
+                self.remote.read_table(rel, list(columns) if columns else None, "data file")
+                for rel in self.remote.sorted_files(layout.DATA_DIR, ".parquet")
+            ]
+            return pa.concat_tables(tables).to_pandas() if tables else pd.DataFrame()
         tables = [pq.read_table(p, columns=list(columns) if columns else None) for p in self.data_files()]
         return pa.concat_tables(tables).to_pandas() if tables else pd.DataFrame()
 
     def column(self, key: str, episode: int) -> np.ndarray:
         """A numeric feature of one episode as a ``(T, *shape)`` array."""
         table = self.read_episode(episode, [key])
-        return column_to_numpy(table[key], self.features[key], f"{self.root} episode {episode}: {key}")
+        return column_to_numpy(table[key], self.features[key], f"{self.where} episode {episode}: {key}")
 
     def decode_image(self, key: str, episode: int, frame_index: int) -> np.ndarray:
         """An ``image`` feature frame as HxWx3 uint8 (PNG), or HxWx1 in its stored unit for depth maps (TIFF)."""
@@ -222,14 +290,28 @@ class DatasetReader:
     # ------------------------------------------------------------------ video
     def video_span(self, key: str, episode_index: int) -> tuple[Path, float, float]:
         """(mp4 path, from_timestamp, to_timestamp) of one camera of one episode."""
+        rel, from_ts, to_ts = self._video_span(key, episode_index)
+        return safepath.inside(self.root, rel, "video file"), from_ts, to_ts
+
+    @contextmanager
+    def _video(self, rel: str) -> Iterator[Path | IO[bytes]]:
+        """The mp4 ``rel``: a checked local path, or a block-cached remote file object (closed after)."""
+        if self.remote is None:
+            yield safepath.inside(self.root, rel, "video file")
+            return
+        f = self.remote.open(rel, "video file")
+        try:
+            yield f
+        finally:
+            f.close()
+
+    def _video_span(self, key: str, episode_index: int) -> tuple[str, float, float]:
         if key not in self.video_keys:
             raise KeyError(f"{key!r} is not a video feature; video features: {self.video_keys}")
         ep = self._episode(episode_index)
         c_chunk, c_file, c_from, c_to = video_columns(key)
         template = self.info.video_path or layout.DEFAULT_VIDEO_PATH
-        path = safepath.inside(
-            self.root, layout.video_path(key, ep[c_chunk], ep[c_file], template), "video file"
-        )
+        path = layout.video_path(key, ep[c_chunk], ep[c_file], template)
         to_ts = (
             float(ep[c_to])
             if c_to in ep and not pd.isna(ep[c_to])
@@ -239,13 +321,17 @@ class DatasetReader:
 
     def decode_frames(self, key: str, episode_index: int, timestamps: Sequence[float]) -> np.ndarray:
         """Frames of one camera at episode-relative ``timestamps`` (seconds) as (N, H, W, 3) uint8."""
-        path, start, _ = self.video_span(key, episode_index)
-        return decode_frames(path, [start + float(t) for t in timestamps], convert=self._converter(key))
+        rel, start, _ = self._video_span(key, episode_index)
+        with self._video(rel) as src:
+            return decode_frames(src, [start + float(t) for t in timestamps], convert=self._converter(key))
 
     def iter_video_frames(self, key: str, episode_index: int) -> Iterator[np.ndarray]:
         """Every frame of one camera of one episode, in order."""
-        path, start, _ = self.video_span(key, episode_index)
-        yield from iter_frames(path, start, int(self._episode(episode_index)["length"]), self._converter(key))
+        rel, start, _ = self._video_span(key, episode_index)
+        with self._video(rel) as src:
+            yield from iter_frames(
+                src, start, int(self._episode(episode_index)["length"]), self._converter(key)
+            )
 
 
 def column_to_numpy(col: pa.ChunkedArray, spec: FeatureSpec, where: str = "column") -> np.ndarray:
@@ -317,16 +403,21 @@ def describe(reader: DatasetReader) -> dict[str, Any]:
                 }
             )
     files = {
-        "data": len(reader.data_files()),
-        "videos": sum(
-            len(layout.sorted_files(reader.root, f"{layout.VIDEO_DIR}/{k}", ".mp4"))
-            for k in reader.video_keys
-        ),
-        "episodes_metadata": len(layout.sorted_files(reader.root, layout.EPISODES_DIR, ".parquet")),
+        "data": reader.file_count(layout.DATA_DIR, ".parquet"),
+        "videos": sum(reader.file_count(f"{layout.VIDEO_DIR}/{k}", ".mp4") for k in reader.video_keys),
+        "episodes_metadata": reader.file_count(layout.EPISODES_DIR, ".parquet"),
     }
-    size = sum(p.stat().st_size for p in reader.root.rglob("*") if p.is_file() and ".staging" not in p.parts)
+    if reader.remote is not None:
+        listing = reader.remote.listing
+        size = sum(n for rel, n in listing.items() if ".staging" not in rel.split("/"))
+        has_tasks = layout.TASKS_PATH in listing
+    else:
+        size = sum(
+            p.stat().st_size for p in reader.root.rglob("*") if p.is_file() and ".staging" not in p.parts
+        )
+        has_tasks = (reader.root / layout.TASKS_PATH).exists()
     return {
-        "root": str(reader.root),
+        "root": reader.where,
         "codebase_version": info.codebase_version,
         "robot_type": info.robot_type,
         "fps": info.fps,
@@ -342,7 +433,7 @@ def describe(reader: DatasetReader) -> dict[str, Any]:
         "tools": [
             str((t.get("function") or {}).get("name", "?")) for t in info.tools or [] if isinstance(t, dict)
         ],
-        "tasks": reader.tasks if (reader.root / layout.TASKS_PATH).exists() else [],
+        "tasks": reader.tasks if has_tasks else [],
         "episode_length": {
             "min": int(lengths.min()) if lengths.size else 0,
             "mean": float(lengths.mean()) if lengths.size else 0.0,

@@ -65,7 +65,7 @@ def check_relative(rel: str, what: str) -> str:
     if "\x00" in rel or "\\" in rel:
         raise UnsafePathError(f"{what} {rel!r} contains NUL or '\\'")
     p = PurePosixPath(rel)
-    if not rel or p.is_absolute() or re.match(r"[A-Za-z]:", rel):
+    if not rel or p.is_absolute() or re.match(r"[A-Za-z]:", rel) or "://" in rel:
         raise UnsafePathError(f"{what} {rel!r} must be a relative path inside the dataset root")
     if ".." in p.parts:
         raise UnsafePathError(f"{what} {rel!r} must not contain '..'")

@@ -43,6 +43,11 @@ def load_tasks(root: Path) -> list[str]:
         df = pd.read_parquet(path)
     except (OSError, pa.ArrowException) as exc:
         raise CorruptFileError(f"{path}: unreadable parquet: {exc}") from exc
+    return tasks_from_frame(df, path)
+
+
+def tasks_from_frame(df: pd.DataFrame, path: Path | str) -> list[str]:
+    """Task strings by task index from the tasks table read at ``path`` (named in errors)."""
     if "task_index" not in df.columns:
         raise FormatError(f"{path}: expected a 'task_index' column, found {list(df.columns)}")
     if "task" in df.columns:  # written without pandas index metadata

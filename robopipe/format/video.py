@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import av
 import numpy as np
@@ -385,15 +385,27 @@ def first_video_stream(container: Any, path: Path | str) -> Any:
     return stream
 
 
+VideoSource = Path | str | IO[bytes]  # a local path, or a seekable file object (a remote mp4 read by ranges)
+
+
+def source_name(path: VideoSource) -> str:
+    """How errors name a video source (a remote file object carries its credential-free URL as ``label``)."""
+    if isinstance(path, str | Path):
+        return str(path)
+    return str(getattr(path, "label", None) or getattr(path, "name", "video"))
+
+
 @contextmanager
-def open_video(path: Path) -> Iterator[tuple[Any, Any]]:
+def open_video(path: VideoSource) -> Iterator[tuple[Any, Any]]:
     """``(container, first video stream)`` of ``path``; decode errors become :class:`CorruptFileError`
     naming the file (a truncated or garbage mp4 is the user's input, not a crash)."""
+    local = isinstance(path, str | Path)
+    name = source_name(path)
     try:
-        with av.open(str(path)) as container:
-            yield container, first_video_stream(container, path)
+        with av.open(str(path) if local else path) as container:
+            yield container, first_video_stream(container, name)
     except av.error.FFmpegError as exc:
-        raise CorruptFileError(f"{path}: unreadable video ({exc.strerror or exc}); re-encode it") from exc
+        raise CorruptFileError(f"{name}: unreadable video ({exc.strerror or exc}); re-encode it") from exc
 
 
 def rgb24(frame: Any) -> np.ndarray:
@@ -402,7 +414,7 @@ def rgb24(frame: Any) -> np.ndarray:
 
 
 def decode_frames(
-    path: Path,
+    path: VideoSource,
     timestamps: Sequence[float],
     tolerance_s: float = 1e-4,
     convert: Callable[[Any], np.ndarray] = rgb24,
@@ -419,7 +431,9 @@ def decode_frames(
             for frame in container.decode(stream):
                 t = float(frame.pts * tb)
                 while i < len(wanted) and wanted[i] < t - tolerance_s:
-                    raise CorruptFileError(f"{path}: no frame at t={wanted[i]:.6f}s (next frame at {t:.6f}s)")
+                    raise CorruptFileError(
+                        f"{source_name(path)}: no frame at t={wanted[i]:.6f}s (next frame at {t:.6f}s)"
+                    )
                 if i < len(wanted) and abs(t - wanted[i]) <= tolerance_s:
                     found[wanted[i]] = convert(frame)
                     i += 1
@@ -429,12 +443,14 @@ def decode_frames(
                     break
             else:
                 if i < len(wanted):
-                    raise CorruptFileError(f"{path}: no frame at t={wanted[i]:.6f}s (end of stream)")
+                    raise CorruptFileError(
+                        f"{source_name(path)}: no frame at t={wanted[i]:.6f}s (end of stream)"
+                    )
     return np.stack([found[float(t)] for t in timestamps]) if timestamps else np.zeros((0, 0, 0, 3), np.uint8)
 
 
 def iter_frames(
-    path: Path,
+    path: VideoSource,
     start_s: float = 0.0,
     num_frames: int | None = None,
     convert: Callable[[Any], np.ndarray] = rgb24,

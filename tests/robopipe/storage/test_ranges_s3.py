@@ -1,0 +1,153 @@
+"""Datasets on a real S3 server (SeaweedFS) read by byte ranges, counted by a relay in front of the server.
+
+``info`` reads ``meta/`` and a listing only; one episode's rows and frames cost a fraction of the dataset;
+results equal the local run; hostile templates and unreadable URLs stop in one line, credentials unseen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from robopipe.format.reader import DatasetReader
+from robopipe.storage import upload_tree
+from tests.fixtures.datasets import make_dataset
+from tests.fixtures.s3_server import CountingProxy, seaweedfs
+
+pytestmark = pytest.mark.integration
+
+CAM = "observation.images.front"
+BIG = {"observation.scan": {"dtype": "float32", "shape": [2048], "names": None}}  # 8 KB of noise a frame
+
+
+def tree_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    with seaweedfs(tmp_path_factory.mktemp("weed")) as env:
+        yield env
+
+
+@pytest.fixture(scope="module")
+def remote(s3: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A ~10 MB dataset (2 cameras, 4 data files) uploaded to ``s3://robopipe/ds``, and a counting relay."""
+    local = make_dataset(
+        tmp_path_factory.mktemp("local") / "ds",
+        episodes=8,
+        frames=[60, 70, 50, 80, 60, 70, 55, 65],
+        cameras={"front": (96, 128), "wrist": (48, 64)},
+        extra_features=BIG,
+        codec="h264",
+        data_files_size_in_mb=2,
+    )
+    upload_tree(local, "s3://robopipe/ds")
+    port = int(s3["FSSPEC_S3_ENDPOINT_URL"].rsplit(":", 1)[1])
+    with CountingProxy(port) as proxy:
+        yield {"local": local, "url": "s3://robopipe/ds", "proxy": proxy, "size": tree_bytes(local)}
+
+
+def cli(args: list[str], proxy: CountingProxy, **env: str) -> subprocess.CompletedProcess[str]:
+    """``robopipe ARGS`` in a fresh process whose S3 traffic goes through ``proxy``."""
+    full = {**os.environ, "FSSPEC_S3_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}", **env}
+    proxy.reset()
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args], capture_output=True, text=True, env=full, timeout=180
+    )
+
+
+@pytest.fixture
+def via_proxy(remote: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> CountingProxy:
+    """In-process fsspec S3 clients talk to the server through the counting relay."""
+    import fsspec
+
+    proxy: CountingProxy = remote["proxy"]
+    conf = {**fsspec.config.conf.get("s3", {}), "endpoint_url": f"http://127.0.0.1:{proxy.port}"}
+    monkeypatch.setitem(fsspec.config.conf, "s3", conf)
+    proxy.reset()
+    return proxy
+
+
+def test_info_of_an_s3_dataset_reads_under_5_percent_and_equals_the_local_run(remote: dict[str, Any]) -> None:
+    assert remote["size"] > 4_000_000
+    local = cli(["info", str(remote["local"]), "--json"], remote["proxy"])
+    assert local.returncode == 0, local.stderr
+    res = cli(["info", remote["url"], "--json"], remote["proxy"])
+    assert res.returncode == 0, res.stderr
+    got, want = json.loads(res.stdout), json.loads(local.stdout)
+    assert got.pop("root") == remote["url"] and want.pop("root") == str(remote["local"])
+    assert got == want
+    assert got["files"] == {"data": 4, "videos": 2, "episodes_metadata": 1}
+    assert 0 < remote["proxy"].received < 0.05 * remote["size"]
+    assert b"/videos/" not in remote["proxy"].requests and b"/data/" not in remote["proxy"].requests
+
+
+def test_one_episode_rows_and_frames_by_ranges_equal_the_local_read(
+    remote: dict[str, Any], via_proxy: CountingProxy
+) -> None:
+    local = DatasetReader(remote["local"])
+    with DatasetReader(remote["url"]) as reader:
+        meta = via_proxy.received
+        rows = reader.read_episode(5, ["observation.state", "action", "index"])
+        frames = reader.decode_frames(CAM, 5, [0.0, 1.0, 2.5])
+        every = list(reader.iter_video_frames(CAM, 5))
+    assert rows.equals(local.read_episode(5, ["observation.state", "action", "index"]))
+    assert np.array_equal(frames, local.decode_frames(CAM, 5, [0.0, 1.0, 2.5]))
+    assert len(every) == 70 and all(
+        np.array_equal(a, b) for a, b in zip(every, local.iter_video_frames(CAM, 5))
+    )
+    # the big scan column and the other episodes' data, the other camera: never fetched
+    assert via_proxy.received - meta < 0.25 * remote["size"]
+    assert b"observation.images.wrist" not in via_proxy.requests
+
+
+def hostile(s3_path: str, remote: dict[str, Any], tmp_path: Path, **info: Any) -> str:
+    bad = tmp_path / "bad"
+    make_dataset(bad, episodes=1, frames=4, cameras={"front": (16, 16)}, codec="h264")
+    raw = json.loads((bad / "meta/info.json").read_text())
+    (bad / "meta/info.json").write_text(json.dumps({**raw, **info}))
+    upload_tree(bad, s3_path)
+    return s3_path
+
+
+@pytest.mark.parametrize(
+    "info",
+    [
+        {"video_path": "../ds/videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"},
+        {"data_path": "s3://other/data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"},
+    ],
+    ids=["dotdot", "other-bucket"],
+)
+def test_templates_pointing_outside_the_url_are_refused_in_one_line(
+    remote: dict[str, Any], tmp_path: Path, info: dict[str, str]
+) -> None:
+    url = hostile(f"s3://robopipe/hostile-{tmp_path.name}", remote, tmp_path, **info)
+    res = cli(["info", url], remote["proxy"])
+    assert res.returncode == 1, res.stderr
+    assert res.stderr.count("\n") == 1 and "info.json" in res.stderr and "Traceback" not in res.stderr
+    assert b"/ds/" not in remote["proxy"].requests and b"/other" not in remote["proxy"].requests
+
+
+def test_unreadable_urls_exit_2_in_one_line_without_credentials(remote: dict[str, Any]) -> None:
+    res = cli(["info", "s3://no-such-bucket-here/ds"], remote["proxy"])
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert "s3://no-such-bucket-here/ds" in res.stderr
+    secret = "wrong-secret-9f8e7d"
+    res = cli(
+        ["info", remote["url"]],
+        remote["proxy"],
+        AWS_SECRET_ACCESS_KEY=secret,
+        AWS_ACCESS_KEY_ID="AKIDWRONG42",
+    )
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert secret not in res.stderr + res.stdout and "AKIDWRONG42" not in res.stderr + res.stdout
+    assert "Traceback" not in res.stderr
