@@ -10,6 +10,7 @@ the usual places (environment, ``~/.aws``, the Hub login) through fsspec and are
 from robopipe.storage.urls import (
     INFO,
     dataset_at,
+    fetch_file,
     filesystem,
     is_url,
     materialize,
@@ -21,6 +22,7 @@ from robopipe.storage.urls import (
 __all__ = [
     "INFO",
     "dataset_at",
+    "fetch_file",
     "filesystem",
     "is_url",
     "materialize",

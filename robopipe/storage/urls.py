@@ -114,6 +114,45 @@ def materialize(url: str, *, into: Path | None = None) -> Path:
     return dest
 
 
+def fetch_file(url: str) -> Path:
+    """A local copy of the one file at ``url`` in this machine's scratch folder (``file://``: used in place),
+    reused while its size and version tag are unchanged; what a worker calls to read a unit's file itself.
+
+    Raises DatasetNotFoundError (no such file) or TransientError (listing or download failed).
+    """
+    fs, path = filesystem(url)
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    if "file" in protocols:
+        if not Path(path).is_file():
+            raise DatasetNotFoundError(f"{url}: no such file")
+        return Path(path)
+    try:
+        meta = fs.info(path)
+    except FileNotFoundError as exc:
+        raise DatasetNotFoundError(f"{_safe(url)}: no such file") from exc
+    except OSError as exc:
+        raise TransientError(f"{_safe(url)}: cannot stat ({type(exc).__name__})") from exc
+    if meta.get("type") == "directory":
+        raise DatasetNotFoundError(f"{_safe(url)}: a folder, expected a file")
+    tag = str(meta.get("ETag") or meta.get("etag") or meta.get("mtime") or meta.get("LastModified") or "")
+    want = json.dumps([int(meta.get("size") or 0), tag])
+    folder = scratch_dir() / "fetched" / hashlib.sha256(_safe(url).encode()).hexdigest()[:16]
+    dest = folder / "file"
+    stamp = folder / "stamp.json"
+    if dest.is_file() and stamp.is_file() and stamp.read_text(encoding="utf-8") == want:
+        return dest
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f"file.tmp-{uuid.uuid4().hex[:8]}"  # several processes of one machine may fetch it
+    try:
+        fs.get_file(path, str(tmp))
+        os.replace(tmp, dest)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise TransientError(f"{_safe(url)}: download failed ({type(exc).__name__})") from exc
+    stamp.write_text(want, encoding="utf-8")
+    return dest
+
+
 def upload_tree(local: Path, url: str, *, skip: tuple[str, ...] = ()) -> list[str]:
     """Upload every file under ``local`` to ``url`` (same relative paths), except ``skip``; returns them."""
     fs, root = filesystem(url)

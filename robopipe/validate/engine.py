@@ -35,22 +35,30 @@ from robopipe.validate.rules_writer import check_writer_state
 
 log = logging.getLogger(__name__)
 
-GxJob = tuple[str, str, dict[str, Any], list[dict[str, Any]]]  # (path, rel, features_json, suites)
+# (path or URL of the data file, its path relative to the dataset root, features_json, suites)
+GxJob = tuple[str, str, dict[str, Any], list[dict[str, Any]]]
 
 
 def gx_unit(step: Callable[[int], None] | None, job: GxJob) -> dict[str, Any]:
     """Unit of work: one data file through every GX suite (a process keeps one ephemeral GX context).
 
-    ``step(n)`` (in-process executors only) is called as expectations finish.
+    A job naming a URL is read by the process that runs it (a worker on another machine has none of the
+    client's paths): the file is fetched into that process's scratch folder first; a failed download is a
+    TransientError (retried), never a finding. ``step(n)`` (in-process executors only) is called as
+    expectations finish.
     """
+    from robopipe.storage import fetch_file, is_url
     from robopipe.validate.gx_suite import run_gx_file
 
-    return run_gx_file(*job) if step is None else run_gx_file(*job, progress=step)
+    path, rel, features, suites = job
+    if is_url(path):
+        path = str(fetch_file(path))
+    return run_gx_file(path, rel, features, suites, progress=step)
 
 
-def _file_size(path: str) -> int:
+def _file_size(path: Path) -> int:
     try:
-        return Path(path).stat().st_size
+        return path.stat().st_size
     except OSError:
         return 0
 
@@ -66,6 +74,7 @@ def validate_dataset(
     executor: Executor | None = None,
     request: ValidateRequest | None = None,
     progress: Callable[[int, int], None] | None = None,
+    data_url: str | None = None,
 ) -> ValidationReport:
     """Check a LeRobot v3.0 dataset against every rule and return all findings (never first-fail).
 
@@ -79,6 +88,8 @@ def validate_dataset(
         executor: where the per-file GX jobs run (default: serially in this process).
         request: the originating request (stored in the report; its tuning fields are used).
         progress: ``progress(done, total)`` GX expectations, called as each data file's results arrive.
+        data_url: the URL ``root`` is a local copy of: the GX units then name their data file by URL and
+            the process running each unit reads it itself (remote workers share no path with this one).
 
     Raises:
         DatasetNotFoundError: ``root`` has no ``meta/info.json``.
@@ -110,10 +121,10 @@ def validate_dataset(
     suite_names: list[str] = []
     jobs: list[GxJob] = []
     if gx and ctx.info is not None and ctx.data_files:
-        jobs, suite_names = _gx_jobs(ctx, parsed_bounds, user_suites)
+        jobs, suite_names = _gx_jobs(ctx, parsed_bounds, user_suites, data_url)
         step, on_file = _gx_progress(jobs, progress, executor)
         gx_stream = executor.map(
-            gx_unit, step, jobs, weights=[_file_size(j[0]) for j in jobs], label="gx-file"
+            gx_unit, step, jobs, weights=[_file_size(p) for p in ctx.data_files], label="gx-file"
         )
 
     check_writer_state(root, out)
@@ -202,13 +213,16 @@ def validate(
 ) -> ValidationReport:
     """:func:`validate_dataset` driven by a :class:`ValidateRequest` (what the CLI and the flows call).
 
-    ``request.root`` may be a URL (``s3://…``): the dataset is validated from a local copy. The GX units then
-    read that copy, so run them on an executor of this machine (serial, threads, local Dask).
+    ``request.root`` may be a URL (``s3://…``): the rules run on a local copy; the GX units of an executor
+    that runs them in other processes (Dask, possibly other machines) carry the URL of their data file and
+    each worker reads it itself, while serial and thread executors read this process's copy.
     """
-    from robopipe.storage import dataset_at
+    from robopipe.storage import dataset_at, is_url
 
+    in_process = executor is None or isinstance(executor, SerialExecutor | ThreadExecutor)
+    data_url = None if in_process or not is_url(request.root) else request.root
     with dataset_at(request.root) as root:
-        return _validate(request, root, executor, progress)
+        return _validate(request, root, executor, progress, data_url)
 
 
 def _validate(
@@ -216,6 +230,7 @@ def _validate(
     root: Path,
     executor: Executor | None,
     progress: Callable[[int, int], None] | None,
+    data_url: str | None = None,
 ) -> ValidationReport:
     return validate_dataset(
         root,
@@ -227,11 +242,15 @@ def _validate(
         executor=executor,
         request=request,
         progress=progress,
+        data_url=data_url,
     )
 
 
 def _gx_jobs(
-    ctx: DatasetContext, bounds: Mapping[str, FeatureBounds], user_suites: list[dict[str, Any]]
+    ctx: DatasetContext,
+    bounds: Mapping[str, FeatureBounds],
+    user_suites: list[dict[str, Any]],
+    data_url: str | None = None,
 ) -> tuple[list[GxJob], list[str]]:
     from robopipe.validate.gx_suite import build_feature_suite
 
@@ -246,7 +265,11 @@ def _gx_jobs(
     )
     suites = [generated, *user_suites]
     features_json = {k: json.loads(v.model_dump_json()) for k, v in ctx.features.items()}
-    jobs: list[GxJob] = [(str(p), ctx.rel(p), features_json, suites) for p in ctx.data_files]
+    base = None if data_url is None else data_url.rstrip("/")
+    jobs: list[GxJob] = [
+        (str(p) if base is None else f"{base}/{ctx.rel(p)}", ctx.rel(p), features_json, suites)
+        for p in ctx.data_files
+    ]
     return jobs, [s["name"] for s in suites]
 
 

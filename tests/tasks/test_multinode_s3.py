@@ -128,6 +128,32 @@ def request(src: str, out: Path, url: str) -> ConvertRequest:
     )
 
 
+def gx_on_the_workers_equals_the_local_run(url: str, address: str, tmp_path: Path) -> None:
+    """Validate with GX (and bounds the data breaks) in this process, then with the GX units on the workers:
+    they read the data file from S3 into their own scratch; findings and GX counts are the same."""
+    from dask.distributed import Client
+
+    from robopipe.validate import ValidateRequest, validate
+
+    bounds = tmp_path / "bounds.yaml"
+    bounds.write_text("action: {min: -0.5, max: 0.5}\n")
+    req = ValidateRequest(root=url, gx=True, bounds=str(bounds))
+    here = validate(req)
+    with Client(address) as client:
+        there = validate(req, DaskExecutor(client))
+    assert here.gx is not None and there.gx is not None and there.gx.runner.startswith("dask")
+    assert (there.gx.files, there.gx.evaluated, there.gx.failed) == (
+        here.gx.files,
+        here.gx.evaluated,
+        here.gx.failed,
+    )
+    assert here.gx.failed > 0  # the bounds are broken, so GX has findings to compare
+    assert [f.model_dump() for f in there.findings] == [f.model_dump() for f in here.findings]
+    assert "RP601" in {f.code for f in there.findings}  # a GX finding (the generated suite's bounds)
+    fetched = [list((tmp_path / f"worker-{i}" / "fetched").glob("*/file")) for i in range(2)]
+    assert sum(len(f) for f in fetched) == there.gx.files  # each data file was read by a worker itself
+
+
 def test_convert_s3_to_s3_on_two_workers_survives_a_killed_worker(
     rlds_factory: Any,
     tmp_path: Path,
@@ -149,6 +175,7 @@ def test_convert_s3_to_s3_on_two_workers_survives_a_killed_worker(
     assert ref.episodes == 12
 
     address, workers = cluster
+    gx_on_the_workers_equals_the_local_run("s3://robopipe/out/ref", address, tmp_path)
     killed: list[int] = []
     with Client(address) as client:
         pids = client.run(os.getpid)

@@ -41,3 +41,14 @@ def test_missing_things_are_not_found(tmp_path: Path) -> None:
         materialize(f"file://{tmp_path / 'nope'}")
     with pytest.raises(DatasetNotFoundError, match="nothing to publish"):
         publish_tree(tmp_path, f"file://{tmp_path / 'x'}")
+
+
+def test_fetch_file_reads_a_file_url_in_place_and_refuses_what_is_not_a_file(tmp_path: Path) -> None:
+    from robopipe.storage import fetch_file
+
+    (tmp_path / "a.parquet").write_bytes(b"x")
+    assert fetch_file(f"file://{tmp_path / 'a.parquet'}") == tmp_path / "a.parquet"
+    with pytest.raises(DatasetNotFoundError):
+        fetch_file(f"file://{tmp_path / 'missing.parquet'}")
+    with pytest.raises(DatasetNotFoundError):
+        fetch_file(f"file://{tmp_path}")
