@@ -66,7 +66,7 @@ def _run_edit(req: EditRequest, workers: int, address: str | None) -> EditReport
 def merge(
     out: Path,
     /,
-    *roots: Path,
+    *roots: str,
     repo_id: str | None = None,
     rename: _Strings = None,
     data_files_size_in_mb: float | None = None,
@@ -85,7 +85,8 @@ def merge(
     out
         New dataset root (must not exist).
     roots
-        Input dataset roots (folders or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``), in output order.
+        Input dataset roots (folders, ``ORG/NAME`` under ``$HF_LEROBOT_HOME``, or URLs ``s3://…``, ``hf://…``,
+        ``file://…``: ``meta/`` and the files the episodes reference are fetched), in output order.
     repo_id
         Label of the merged dataset (for the log and report).
     rename
@@ -104,14 +105,12 @@ def merge(
     from pydantic import ValidationError
 
     from robopipe.edit import MergeRequest, parse_renames
-    from robopipe.format.home import resolve_dataset_root
-
-    roots = tuple(resolve_dataset_root(r) for r in roots)
+    from robopipe.storage.fetch import local_input
 
     try:
         req = MergeRequest(
             out=out,
-            roots=list(roots),
+            roots=[local_input(r) for r in roots],
             repo_id=repo_id,
             rename=parse_renames(rename),
             **_limits(data_files_size_in_mb, video_files_size_in_mb, chunks_size),  # type: ignore[arg-type]
@@ -128,7 +127,7 @@ def merge(
 
 def _edit(
     operation: str,
-    root: Path,
+    root: str,
     out: Path | None,
     in_place: bool,
     workers: int,
@@ -138,30 +137,32 @@ def _edit(
     from pydantic import ValidationError
 
     from robopipe.edit import EditRequest
-    from robopipe.format.home import resolve_dataset_root
+    from robopipe.storage.fetch import local_input, refuse_url
 
-    root = resolve_dataset_root(root)
+    if in_place:
+        refuse_url(root, "--in-place")
+    path = local_input(root)
 
     try:
-        req = EditRequest(operation=operation, root=root, out=out, in_place=in_place, **kw)  # type: ignore[arg-type]
+        req = EditRequest(operation=operation, root=path, out=out, in_place=in_place, **kw)  # type: ignore[arg-type]
     except ValidationError as exc:
         print(f"error: {operation}: " + "; ".join(str(e["msg"]) for e in exc.errors()), file=sys.stderr)
         return 2
     from robopipe.format.atomic import disk_full_reported
 
-    target = root if in_place else out
+    target = path if in_place else out
     kept = (
-        f"{root} unchanged (an in-place edit is swapped in only when complete)"
+        f"{path} unchanged (an in-place edit is swapped in only when complete)"
         if in_place
         else "the input, unchanged; no output was committed"
     )
-    with disk_full_reported(target or root, kept):
+    with disk_full_reported(target or path, kept):
         _print(_run_edit(req, workers, address))
     return 0
 
 
 def delete_episodes(
-    root: Path,
+    root: str,
     /,
     *,
     episodes: _Episodes = None,
@@ -175,7 +176,8 @@ def delete_episodes(
     Parameters
     ----------
     root
-        Input dataset root (a folder, or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``).
+        Input dataset root (a folder, ``ORG/NAME`` under ``$HF_LEROBOT_HOME``, or a URL ``s3://…``,
+        ``hf://…``, ``file://…``: ``meta/`` and the files the episodes reference are fetched).
     episodes
         Episode indices to delete, e.g. ``--episodes 3 7``.
     out
@@ -191,7 +193,7 @@ def delete_episodes(
 
 
 def split(
-    root: Path,
+    root: str,
     /,
     *,
     splits: str,
@@ -204,7 +206,8 @@ def split(
     Parameters
     ----------
     root
-        Input dataset root (a folder, or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``).
+        Input dataset root (a folder, ``ORG/NAME`` under ``$HF_LEROBOT_HOME``, or a URL ``s3://…``,
+        ``hf://…``, ``file://…``: ``meta/`` and the files the episodes reference are fetched).
     splits
         ``train=0.8,val=0.2`` (fractions: int(total*f) episodes in order, the last split takes the rest)
         or episode lists ``train=0-7,val=8,9``.
@@ -221,7 +224,7 @@ def split(
 
 
 def remove_feature(
-    root: Path,
+    root: str,
     /,
     *,
     feature: _Strings = None,
@@ -235,7 +238,8 @@ def remove_feature(
     Parameters
     ----------
     root
-        Input dataset root (a folder, or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``).
+        Input dataset root (a folder, ``ORG/NAME`` under ``$HF_LEROBOT_HOME``, or a URL ``s3://…``,
+        ``hf://…``, ``file://…``: ``meta/`` and the files the episodes reference are fetched).
     feature
         Feature key(s) to remove, e.g. ``--feature observation.images.wrist``.
     out
@@ -251,7 +255,7 @@ def remove_feature(
 
 
 def rename_feature(
-    root: Path,
+    root: str,
     /,
     *,
     rename: _Strings = None,
@@ -265,7 +269,8 @@ def rename_feature(
     Parameters
     ----------
     root
-        Input dataset root (a folder, or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``).
+        Input dataset root (a folder, ``ORG/NAME`` under ``$HF_LEROBOT_HOME``, or a URL ``s3://…``,
+        ``hf://…``, ``file://…``: ``meta/`` and the files the episodes reference are fetched).
     rename
         OLD=NEW pairs, e.g. ``--rename observation.images.top=observation.images.front``.
     out
@@ -283,7 +288,7 @@ def rename_feature(
 
 
 def set_task(
-    root: Path,
+    root: str,
     /,
     *,
     task: str,
@@ -298,7 +303,8 @@ def set_task(
     Parameters
     ----------
     root
-        Input dataset root (a folder, or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``).
+        Input dataset root (a folder, ``ORG/NAME`` under ``$HF_LEROBOT_HOME``, or a URL ``s3://…``,
+        ``hf://…``, ``file://…``: ``meta/`` and the files the episodes reference are fetched).
     task
         The new task string.
     episodes

@@ -97,7 +97,7 @@ def validate(
 
 
 def report(
-    root: Path,
+    root: str,
     /,
     *,
     out: Path,
@@ -117,7 +117,9 @@ def report(
     Parameters
     ----------
     root
-        Dataset folder, or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``.
+        Dataset folder, ``ORG/NAME`` under ``$HF_LEROBOT_HOME``, or a URL (``s3://…``, ``hf://…``,
+        ``file://…``): ``meta/`` and the data/video files the episodes reference are fetched (every file
+        is validated), nothing else.
     out
         Output folder (created); the page is ``OUT/report.html``.
     gx
@@ -129,14 +131,21 @@ def report(
     viewer_url
         Where ``robopipe view`` serves (or an exported viewer site): quality suspects link to it.
     """
-    from robopipe.format.home import resolve_dataset_root
     from robopipe.report import build_report
+    from robopipe.storage import is_url
+    from robopipe.storage.fetch import local_input
     from robopipe.validate import validate_dataset
 
-    root = resolve_dataset_root(root)
-
-    result = validate_dataset(root, gx=gx, full_decode=full_decode)
-    page = build_report(root, out, validation=result, thumbnails=thumbnails, viewer_url=viewer_url)
+    path = local_input(root)
+    result = validate_dataset(path, gx=gx, full_decode=full_decode)
+    page = build_report(
+        path,
+        out,
+        label=root if is_url(root) else None,
+        validation=result,
+        thumbnails=thumbnails,
+        viewer_url=viewer_url,
+    )
     print(f"{page}  ({result.counts['error']} error(s), {result.counts['warning']} warning(s))")
     return 0 if result.valid else 1
 

@@ -79,8 +79,10 @@ def _listing(fs: Any, root: str) -> dict[str, tuple[int, str]]:
     return out
 
 
-def materialize(url: str, *, into: Path | None = None) -> Path:
-    """A local copy of the tree at ``url`` (``file://`` URLs are used in place); reused while unchanged."""
+def materialize(url: str, *, into: Path | None = None, files: set[str] | None = None) -> Path:
+    """A local copy of the tree at ``url`` (``file://`` URLs are used in place); reused while unchanged.
+
+    ``files``: only these relative paths (those present) are copied."""
     fs, root = filesystem(url)
     protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
     if "file" in protocols:
@@ -89,6 +91,8 @@ def materialize(url: str, *, into: Path | None = None) -> Path:
             raise DatasetNotFoundError(f"{url}: no such file or folder")
         return local
     listing = _listing(fs, root)
+    if files is not None:
+        listing = {rel: v for rel, v in listing.items() if rel in files}
     if not listing:
         raise DatasetNotFoundError(f"{_safe(url)}: no files at this URL")
     key = hashlib.sha256(_safe(url).encode()).hexdigest()[:16]

@@ -1,0 +1,76 @@
+"""Local copies of exactly the files a whole-file stage needs from a dataset at a URL (core layer).
+
+Edits stream-copy most bytes and validation/report checks every file, so they run on local files; but a URL is
+not copied as a tree: only ``meta/`` and the data/video files the episodes reference are fetched (each path
+confined under the URL by :class:`~robopipe.storage.remote.RemoteRoot`), leaving out junk, staging folders and
+files of other datasets under the same prefix. Copies live in this machine's scratch folder and are reused
+while the remote files are unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from robopipe.errors import ConfigError, FormatError
+from robopipe.format import layout
+from robopipe.format.episodes import video_columns
+from robopipe.storage.remote import RemoteRoot
+from robopipe.storage.urls import is_url, materialize, scratch_dir
+
+
+def needed_files(remote: RemoteRoot, *, videos: bool = True) -> set[str]:
+    """``meta/`` plus the data (and, with ``videos``, mp4) files the episodes table points at, as relative
+    paths present at the URL; every derived path is checked to stay under the URL first."""
+    info = remote.load_info()
+    eps = remote.load_episodes(stats=False)
+    wanted = {rel for rel in remote.listing if rel.startswith("meta/") and ".staging" not in rel}
+    locations: list[tuple[str, str, str | None]] = [("data/chunk_index", "data/file_index", None)]
+    if videos:
+        locations += [(*video_columns(k)[:2], k) for k, f in info.features.items() if f.is_video]
+    for chunk_col, file_col, key in locations:
+        if chunk_col not in eps.columns or file_col not in eps.columns:
+            continue  # the validator names missing location columns
+        pairs = eps[[chunk_col, file_col]].dropna().drop_duplicates()
+        for chunk, file in pairs.itertuples(index=False):
+            if pd.isna(chunk) or pd.isna(file) or float(chunk) != int(chunk) or float(file) != int(file):
+                raise FormatError(f"{remote}: meta/episodes {chunk_col}/{file_col} hold non-integers")
+            if key is None:
+                rel = layout.data_path(int(chunk), int(file), info.data_path)
+            else:
+                rel = layout.video_path(
+                    key, int(chunk), int(file), info.video_path or layout.DEFAULT_VIDEO_PATH
+                )
+            remote.path(rel, "data file" if key is None else "video file")  # confined under the URL
+            if rel in remote.listing:
+                wanted.add(rel)  # a missing file is the validator's finding, not a download error
+    return wanted
+
+
+def fetch_dataset(url: str, *, videos: bool = True) -> Path:
+    """A local folder holding the files of the dataset at ``url`` that a whole-file stage reads (see
+    :func:`needed_files`); ``file://`` URLs are used in place."""
+    remote = RemoteRoot(url)
+    protocols = remote.fs.protocol if isinstance(remote.fs.protocol, tuple) else (remote.fs.protocol,)
+    if "file" in protocols:
+        return Path(remote.base)
+    files = needed_files(remote, videos=videos)
+    key = hashlib.sha256(f"{remote.label}|videos={videos}".encode()).hexdigest()[:16]
+    return materialize(url, into=scratch_dir() / "fetched" / key, files=files)
+
+
+def local_input(root: str | Path, *, videos: bool = True, what: str = "input") -> Path:
+    """A command's input dataset: a folder or ``ORG/NAME`` as is, a URL fetched by :func:`fetch_dataset`."""
+    from robopipe.format.home import resolve_dataset_root
+
+    if is_url(str(root)):
+        return fetch_dataset(str(root), videos=videos)
+    return resolve_dataset_root(root)
+
+
+def refuse_url(root: str | Path, option: str) -> None:
+    """Some options write into their input (``--in-place``): a URL input cannot take them."""
+    if is_url(str(root)):
+        raise ConfigError(f"{option} needs a local dataset folder, not a URL; write the result with --out")
