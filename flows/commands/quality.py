@@ -9,7 +9,7 @@ from cyclopts import App, Parameter
 
 
 def quality(
-    root: Path,
+    root: str,
     /,
     *,
     as_json: Annotated[bool, Parameter(name="--json", negative=())] = False,
@@ -32,7 +32,9 @@ def quality(
     Parameters
     ----------
     root
-        Dataset folder (the one holding ``meta/info.json``), or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``.
+        Dataset folder (the one holding ``meta/info.json``), or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``, or
+        its URL (``s3://…``, ``hf://…``, ``file://…``): ``meta/`` and the referenced data and mp4 files are
+        fetched whole (every frame is decoded); the results under ``meta/robopipe/`` are published back.
     as_json
         Print the full report (every suspect with all findings) as JSON.
     config
@@ -52,15 +54,18 @@ def quality(
     import logging
 
     from robopipe.execution import Execution
-    from robopipe.format.home import resolve_dataset_root
     from robopipe.quality import compute_quality
     from robopipe.quality.models import QualityRequest
     from robopipe.quality.summary import format_quality
+    from robopipe.storage.fetch import fetched
     from tasks.executors import open_executor
 
     verbose = findings or logging.getLogger().isEnabledFor(logging.INFO)  # -v is taken by the CLI boundary
-    req = QualityRequest(root=resolve_dataset_root(root), config=config)
-    with open_executor(Execution.from_options(workers, dask_address, threads)) as executor:
+    with (
+        fetched(root, write=True) as local,
+        open_executor(Execution.from_options(workers, dask_address, threads)) as executor,
+    ):
+        req = QualityRequest(root=local, config=config)
         report = compute_quality(req.root, req.config, executor=executor)
     print(report.model_dump_json(indent=2) if as_json else format_quality(report, verbose=verbose))
     bad = report.counts.get("error", 0) + (report.counts.get("warning", 0) if strict else 0)

@@ -32,7 +32,9 @@ def stats(
     ----------
     root
         Dataset folder (the one holding ``meta/info.json``), or ``ORG/NAME`` under ``$HF_LEROBOT_HOME``, or
-        its URL (``s3://…``): read from a local copy; the rewritten ``meta/`` is published back, info.json last.
+        its URL (``s3://…``, ``hf://…``, ``file://…``): ``meta/`` and the data files (and with images the mp4
+        files) the episodes reference are fetched whole, nothing else; the rewritten ``meta/`` is published
+        back, info.json last.
     workers
         Worker processes of the local Dask cluster (threads with ``--threads``); 0 runs in this process.
     dask_address
@@ -50,9 +52,9 @@ def stats(
     quality_config
         YAML of quality thresholds (with ``--quality``).
     """
-    from robopipe.storage import dataset_at
+    from robopipe.storage.fetch import fetched
 
-    with dataset_at(root, write=True) as local:
+    with fetched(root, videos=images, write=True) as local:
         return _stats(local, workers, dask_address, threads, images, skip_nonfinite, quality, quality_config)
 
 

@@ -10,6 +10,8 @@ while the remote files are unchanged.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +20,7 @@ from robopipe.errors import ConfigError, FormatError
 from robopipe.format import layout
 from robopipe.format.episodes import video_columns
 from robopipe.storage.remote import RemoteRoot
-from robopipe.storage.urls import is_url, materialize, scratch_dir
+from robopipe.storage.urls import STAMP, is_url, materialize, publish_tree, scratch_dir
 
 
 def needed_files(remote: RemoteRoot, *, videos: bool = True) -> set[str]:
@@ -74,3 +76,20 @@ def refuse_url(root: str | Path, option: str) -> None:
     """Some options write into their input (``--in-place``): a URL input cannot take them."""
     if is_url(str(root)):
         raise ConfigError(f"{option} needs a local dataset folder, not a URL; write the result with --out")
+
+
+@contextmanager
+def fetched(root: str | Path, *, videos: bool = True, write: bool = False) -> Iterator[Path]:
+    """:func:`local_input` for a command that may rewrite ``meta/`` (stats, quality): with ``write``, a URL's
+    changed ``meta/`` is published back (``meta/info.json`` last) when the block succeeds."""
+    if not is_url(str(root)):
+        yield local_input(root)
+        return
+    url = str(root)
+    local = fetch_dataset(url, videos=videos)
+    in_place = not local.joinpath(STAMP).exists()  # file:// URLs are used in place
+    if write and not in_place:
+        local.joinpath(STAMP).unlink()  # the copy is about to differ from the URL: never reused as is
+    yield local
+    if write and not in_place:
+        publish_tree(local, url, replace=True, only="meta/")

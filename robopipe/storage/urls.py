@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 INFO = "meta/info.json"
 MAX_FILES = 1_000_000
+STAMP = ".robopipe-materialized.json"  # in a materialized copy: the listing it was copied from
 
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -97,7 +98,7 @@ def materialize(url: str, *, into: Path | None = None, files: set[str] | None = 
         raise DatasetNotFoundError(f"{_safe(url)}: no files at this URL")
     key = hashlib.sha256(_safe(url).encode()).hexdigest()[:16]
     dest = into or scratch_dir() / "materialized" / key
-    stamp = dest / ".robopipe-materialized.json"
+    stamp = dest / STAMP
     want = json.dumps(sorted(listing.items()))
     if stamp.is_file() and stamp.read_text(encoding="utf-8") == want:
         return dest

@@ -230,3 +230,29 @@ def test_edits_of_a_url_write_a_local_output_and_never_in_place(
     assert DatasetReader(tmp_path / "d").num_episodes == 2
     res = cli(["delete-episodes", small["url"], "--episodes", "1", "--in-place"], remote["proxy"], **env)
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "--in-place" in res.stderr, res.stderr
+
+
+def test_stats_of_a_url_fetch_only_what_they_read_and_equal_the_local_run(
+    remote: dict[str, Any], tmp_path: Path
+) -> None:
+    import shutil
+
+    from robopipe.storage import materialize
+
+    local = tmp_path / "local"
+    shutil.copytree(remote["local"], local)
+    url = f"s3://robopipe/stats-{tmp_path.name}"
+    upload_tree(local, url)
+    env = {"ROBOPIPE_SCRATCH": str(tmp_path / "scratch")}
+    res = cli(["stats", url, "--no-images", "--workers", "0"], remote["proxy"], **env)
+    assert res.returncode == 0, res.stderr
+    assert b"/videos/" not in remote["proxy"].requests  # --no-images: no mp4 is fetched
+    res = cli(["stats", str(local), "--no-images", "--workers", "0"], remote["proxy"], **env)
+    assert res.returncode == 0, res.stderr
+    res = cli(["stats", url, "--workers", "0"], remote["proxy"], **env)
+    assert res.returncode == 0, res.stderr
+    res = cli(["stats", str(local), "--workers", "0"], remote["proxy"], **env)
+    assert res.returncode == 0, res.stderr
+    back = materialize(url, into=tmp_path / "back")
+    for rel in ("meta/stats.json", "meta/episodes/chunk-000/file-000.parquet", "meta/info.json"):
+        assert (back / rel).read_bytes() == (local / rel).read_bytes(), rel
