@@ -29,6 +29,7 @@ from robopipe.errors import (
     CorruptFileError,
     DatasetNotFoundError,
     FormatError,
+    RobopipeError,
     StorageError,
     UnsafePathError,
 )
@@ -39,6 +40,18 @@ from robopipe.storage.urls import MAX_FILES, _safe, filesystem
 BLOCK_SIZE = 1 << 20  # 1 MB aligned blocks: a parquet footer or an mp4 sample range costs one or two
 MAX_FOOTER_BYTES = 64 << 20  # a parquet footer (schema + row-group metadata) larger than this is refused
 _FILE_PART = re.compile(r"^chunk-[^/]+/file-[^/]+$")
+# clients whose errors fsspec does not always translate to OSError (connection refused, bad endpoint, ...)
+_NETWORK_MODULES = (
+    "botocore",
+    "aiobotocore",
+    "aiohttp",
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "requests",
+    "urllib3",
+)
+_NETWORK_MODULES += ("huggingface_hub", "gcsfs", "adlfs")
 _SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "HF_TOKEN")
 
 
@@ -59,8 +72,10 @@ class RemoteRoot:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.label = _safe(url).rstrip("/")
-        self.fs, path = filesystem(url)
+        label = _safe(url)
+        self.label = label if label.endswith("://") else label.rstrip("/")
+        with self._errors():  # some filesystems (hf://) reach the server to resolve the path
+            self.fs, path = filesystem(url)
         self.base = str(path).rstrip("/")
         if not self.base:
             raise StorageError(f"{self.label}: no bucket or folder in the URL")
@@ -97,12 +112,12 @@ class RemoteRoot:
                 f"{where}: access denied ({scrub(str(exc), self.url)[:200]}); check the credentials"
             ) from exc
         except (OSError, ValueError, RuntimeError) as exc:
-            if isinstance(exc, FormatError):
+            if isinstance(exc, RobopipeError):
                 raise
             reason = scrub(f"{type(exc).__name__}: {exc}", self.url)[:200]
             raise StorageError(f"{where}: cannot read ({reason})") from exc
         except Exception as exc:  # botocore/aiohttp/httpx errors that fsspec did not translate
-            if type(exc).__module__.split(".")[0] not in ("botocore", "aiohttp", "httpx", "huggingface_hub"):
+            if type(exc).__module__.split(".")[0] not in _NETWORK_MODULES:
                 raise
             reason = scrub(f"{type(exc).__name__}: {exc}", self.url)[:200]
             raise StorageError(f"{where}: cannot read ({reason})") from exc

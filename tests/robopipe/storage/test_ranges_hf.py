@@ -51,8 +51,8 @@ def on_hub(hub_server: HubTestServer, tmp_path_factory: pytest.TempPathFactory) 
 
 
 def cli(server: HubTestServer, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, "HF_ENDPOINT": server.url, "HF_HUB_DISABLE_XET": "1", **env}
-    full.pop("HF_TOKEN", None)
+    full = {k: v for k, v in os.environ.items() if k != "HF_TOKEN"}
+    full.update({"HF_ENDPOINT": server.url, "HF_HUB_DISABLE_XET": "1", **env})
     return subprocess.run(
         [sys.executable, "-m", "flows.cli", *args], capture_output=True, text=True, env=full, timeout=180
     )
@@ -92,3 +92,15 @@ def test_report_of_a_hub_dataset(hub_server: HubTestServer, on_hub: dict[str, An
     assert res.returncode == 0, res.stderr
     html = (tmp_path / "r" / "report.html").read_text()
     assert URL in html and "0 error(s)" in res.stdout
+
+
+def test_unreadable_hub_urls_exit_2_in_one_line_without_the_token(
+    hub_server: HubTestServer, on_hub: dict[str, Any]
+) -> None:
+    res = cli(hub_server, "info", "hf://datasets/lab/no-such-dataset")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert "hf://datasets/lab/no-such-dataset" in res.stderr
+    token = "hf_wrong_token_5c4b3a"
+    res = cli(hub_server, "info", URL, HF_TOKEN=token)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert token not in res.stderr + res.stdout and "Traceback" not in res.stderr
