@@ -50,8 +50,8 @@ _NETWORK_MODULES = (
     "httpcore",
     "requests",
     "urllib3",
+    "huggingface_hub",
 )
-_NETWORK_MODULES += ("huggingface_hub", "gcsfs", "adlfs")
 _SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "HF_TOKEN")
 
 
