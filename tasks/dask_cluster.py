@@ -10,15 +10,53 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
+
+R = TypeVar("R")
 
 # distributed's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in workers, which makes glibc return memory after
 # every large numpy temporary; the stats kernels allocate many and ran ~2x slower. Keep glibc's default.
 WORKER_ENV = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
+
+def run_portable(fn: Callable[[Any, Any], R], context: Any, item: Any) -> R:
+    """Run one unit on a Dask worker so that its error reaches the client with its own type (this module
+    imports no Prefect: workers unpickle the function by importing it).
+
+    Distributed pickles a failed unit's exception with its whole cause chain (tblib); a cause that cannot be
+    unpickled (PyAV's ``FileNotFoundError``: a read-only ``filename``) turns the error into a bare
+    ``Exception(repr)``, which the CLI can only call an internal error. Such a chain is dropped; robopipe's
+    errors already say the cause in their message.
+    """
+    try:
+        return fn(context, item)
+    except Exception as exc:
+        if not _crosses_processes(exc):
+            exc.__cause__ = exc.__context__ = None
+            exc.__suppress_context__ = True
+        raise
+
+
+def _crosses_processes(exc: BaseException) -> bool:
+    import pickle
+
+    import tblib.pickling_support
+
+    chain: list[BaseException] = []
+    e: BaseException | None = exc
+    while e is not None and e not in chain:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    tblib.pickling_support.install(*chain)
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return False
+    return True
 
 
 def local_cluster_kwargs(workers: int) -> dict[str, Any]:

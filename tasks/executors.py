@@ -22,7 +22,7 @@ from prefect.cache_policies import NO_CACHE
 from robopipe.execution import Execution, Executor, FutureStream, SerialExecutor, Stream, ThreadExecutor
 from robopipe.execution.base import largest_first
 from tasks._policies import TRANSIENT_RETRIES
-from tasks.dask_cluster import dask_client
+from tasks.dask_cluster import dask_client, run_portable
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ class DaskExecutor:
         order = largest_first(len(items), weights)
         futures = {
             self.client.submit(
+                run_portable,
                 fn,
                 ctx,
                 items[i],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -35,6 +36,26 @@ def test_dask_executor_equals_serial_and_reports_unit_errors() -> None:
         )
         done = {d.index: d for d in ex.map(square, 0, [1, -2, 3])}
         assert isinstance(done[1].error, ValueError) and done[2].result() == 9
+
+
+def open_video(_: None, path: str) -> None:
+    import av
+
+    from robopipe.errors import CorruptFileError
+
+    try:
+        av.open(path).close()
+    except av.error.FileNotFoundError as exc:  # its filename cannot be set when unpickled: no chain crosses
+        raise CorruptFileError(f"{path}: cannot decode video ({exc})") from exc
+
+
+def test_dask_unit_error_keeps_its_type_when_its_cause_cannot_cross(tmp_path: Path) -> None:
+    from robopipe.errors import CorruptFileError
+
+    missing = str(tmp_path / "gone.mp4")
+    with open_executor(Execution(kind="dask-local", workers=1)) as ex:
+        (done,) = list(ex.map(open_video, None, [missing]))
+    assert type(done.error) is CorruptFileError and missing in str(done.error)
 
 
 def test_dask_executor_survives_a_killed_worker() -> None:
