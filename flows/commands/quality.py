@@ -14,7 +14,7 @@ def quality(
     *,
     as_json: Annotated[bool, Parameter(name="--json", negative=())] = False,
     config: Path | None = None,
-    workers: int = 0,
+    workers: int = 2,
     threads: Annotated[bool, Parameter(negative=())] = False,
     dask_address: str | None = None,
     strict: Annotated[bool, Parameter(negative=())] = False,
@@ -40,8 +40,8 @@ def quality(
     config
         YAML overriding thresholds of the packaged defaults (robopipe/quality/defaults.yaml).
     workers
-        Parallel units (one per data / mp4 file): a Dask LocalCluster of N processes, or N threads with
-        ``--threads``; 0 runs everything in this process.
+        Parallel units (one per data / mp4 file): a Dask LocalCluster of N processes (as ``stats``), or
+        N threads with ``--threads``; 0 runs everything in this process.
     threads
         Run the ``--workers`` units on threads instead of Dask processes.
     dask_address
