@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from robopipe.publish import PublishResult
+    from robopipe.stats.recompute import StatsReport
+    from robopipe.validate import ValidationReport
 
 
 def artifact_key(*parts: str) -> str:
@@ -27,69 +32,60 @@ def run_table(key: str, rows: list[dict[str, Any]], description: str) -> None:
     )
 
 
-def validation_summary(report: dict[str, Any], key: str) -> None:
+def validation_summary(report: ValidationReport, key: str) -> None:
     """Markdown summary of a validation report, plus a link to the GX Data Docs when written."""
     from prefect.artifacts import create_link_artifact, create_markdown_artifact
 
-    counts = report.get("counts", {})
-    ds = report.get("dataset", {})
+    ds = report.dataset
     lines = [
-        f"# Validation of `{report.get('root')}`: {'VALID' if report.get('valid') else 'INVALID'}",
+        f"# Validation of `{report.root}`: {'VALID' if report.valid else 'INVALID'}",
         "",
-        f"episodes {ds.get('total_episodes')}, frames {ds.get('total_frames')}, fps {ds.get('fps')}, "
-        f"frames checked {report.get('frames_checked')}",
+        f"episodes {ds.total_episodes}, frames {ds.total_frames}, fps {ds.fps}, "
+        f"frames checked {report.frames_checked}",
         "",
         "| severity | findings |",
         "|---|---|",
-        *[f"| {k} | {v} |" for k, v in counts.items()],
+        *[f"| {k} | {v} |" for k, v in report.counts.items()],
     ]
-    findings = report.get("findings", [])[:20]
+    findings = report.findings[:20]
     if findings:
         lines += ["", "| severity | code | where | message |", "|---|---|---|---|"]
         for f in findings:
             where = " ".join(
-                str(x)
-                for x in (
-                    f.get("file"),
-                    f.get("feature"),
-                    f"ep {f['episode']}" if f.get("episode") is not None else None,
-                )
-                if x
+                str(x) for x in (f.file, f.feature, f"ep {f.episode}" if f.episode is not None else None) if x
             )
-            lines.append(
-                f"| {f['severity']} | {f['code']} | {where} | {str(f['message']).replace('|', '/')} |"
-            )
+            lines.append(f"| {f.severity.value} | {f.code} | {where} | {f.message.replace('|', '/')} |")
     create_markdown_artifact(markdown="\n".join(lines), key=key, description="validation summary")
-    docs = (report.get("gx") or {}).get("data_docs")
+    docs = report.gx.data_docs if report.gx else None
     if docs:
         create_link_artifact(
             link=Path(docs).resolve().as_uri(), link_text="GX Data Docs", key=f"{key}-data-docs"
         )
 
 
-def stats_summary(report: dict[str, Any], key: str) -> None:
+def stats_summary(report: StatsReport, key: str) -> None:
     """Markdown summary of a stats recompute."""
     from prefect.artifacts import create_markdown_artifact
 
     md = (
-        f"# Statistics of `{report['root']}`\n\n"
-        f"episodes {report['episodes']}, frames {report['frames']}, data files {report['data_files']}, "
-        f"video files {report['video_files']}, {report['seconds']} s on {report['executor']}\n\n"
-        f"recomputed: {', '.join(report['features'])}\n\nkept: {', '.join(report['kept_features']) or '-'}\n"
+        f"# Statistics of `{report.root}`\n\n"
+        f"episodes {report.episodes}, frames {report.frames}, data files {report.data_files}, "
+        f"video files {report.video_files}, {report.seconds} s on {report.executor}\n\n"
+        f"recomputed: {', '.join(report.features)}\n\nkept: {', '.join(report.kept_features) or '-'}\n"
     )
     create_markdown_artifact(markdown=md, key=key, description="stats summary")
 
 
-def publish_link(result: dict[str, Any], key: str) -> None:
+def publish_link(result: PublishResult, key: str) -> None:
     """A link to the published repository / tag."""
     from prefect.artifacts import create_link_artifact
 
-    location = str(result["location"])
+    location = result.location
     link = location if "://" in location else Path(location).resolve().as_uri()
-    tags = ", ".join(result.get("tags", ()))
+    tags = ", ".join(result.tags)
     create_link_artifact(
         link=link,
-        link_text=f"{result['repo_id']} @ {tags or result.get('commit')}",
+        link_text=f"{result.repo_id} @ {tags or result.commit}",
         key=key,
         description="published",
     )

@@ -6,9 +6,8 @@ merging, so the output never misses episodes silently; a re-run redoes only the 
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow, get_run_logger
+from prefect.futures import PrefectFuture
 
 from flows import artifacts
 from flows.runtime import default_task_runner
@@ -22,7 +21,7 @@ from robopipe.convert.engine import (
     run_conversion,
 )
 from robopipe.errors import ConversionError
-from robopipe.validate import ValidateRequest
+from robopipe.validate import ValidateRequest, ValidationReport
 from tasks._policies import CPU_HEAVY
 from tasks.executors import PrefectExecutor
 from tasks.validate import validate_dataset_task
@@ -40,7 +39,7 @@ def convert_and_check(request: ConvertRequest, gx: bool | None = None, workers: 
         len(plan.shards),
         f"shards of {request.out}",
     )
-    checks: dict[int, Any] = {}
+    checks: dict[int, PrefectFuture[ValidationReport]] = {}
 
     def on_shard(r: ShardResult) -> None:
         progress.advance()
@@ -50,15 +49,11 @@ def convert_and_check(request: ConvertRequest, gx: bool | None = None, workers: 
             )
 
     def gate(plan: ConversionPlan, outcomes: list[ShardOutcome]) -> None:
-        rows = []
+        rows, invalid = [], []
         for o in outcomes:
-            valid, errors = None, None
-            if o.index in checks:
-                report = checks[o.index].result(raise_on_failure=False)
-                if isinstance(report, dict):
-                    valid, errors = report["valid"], report["counts"]["error"]
-                else:
-                    valid, errors = False, f"validation crashed: {report}"
+            valid, errors = _shard_check(checks.get(o.index))
+            if valid is False:
+                invalid.append(o.index)
             r = o.result
             rows.append(
                 {
@@ -73,7 +68,6 @@ def convert_and_check(request: ConvertRequest, gx: bool | None = None, workers: 
                 }
             )
         artifacts.run_table(artifacts.artifact_key("shards", request.out.name), rows, "one row per shard")
-        invalid = [row["shard"] for row in rows if row["valid"] is False]
         if invalid:
             raise ConversionError(
                 f"shards {invalid} of {request.out} have validation errors (see the shard table); nothing "
@@ -83,7 +77,17 @@ def convert_and_check(request: ConvertRequest, gx: bool | None = None, workers: 
     return run_conversion(request, executor, plan=plan, on_shard=on_shard, before_merge=gate)
 
 
+def _shard_check(check: PrefectFuture[ValidationReport] | None) -> tuple[bool | None, int | str | None]:
+    """(valid, error count) of a shard's validation task; (None, None) when it was not validated."""
+    if check is None:
+        return None, None
+    report = check.result(raise_on_failure=False)
+    if isinstance(report, ValidationReport):
+        return report.valid, report.counts["error"]
+    return False, f"validation crashed: {report}"
+
+
 @flow(name="convert", task_runner=default_task_runner())
-def convert_flow(request: ConvertRequest) -> dict[str, Any]:
+def convert_flow(request: ConvertRequest) -> ConversionReport:
     """Convert ``request.source`` into ``request.out`` (the recipe ``robopipe convert`` runs)."""
-    return convert_and_check(request).model_dump(mode="json")
+    return convert_and_check(request)

@@ -15,9 +15,12 @@ import io
 import logging
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from flows.models import DemoResult
 
 log = logging.getLogger(__name__)
 
@@ -241,20 +244,22 @@ def prepare_out(out: Path) -> Path:
     return out
 
 
-def run_demo(out: Path, episodes: int = 3, workers: int = 2) -> dict[str, Any]:
+def run_demo(out: Path, episodes: int = 3, workers: int = 2) -> DemoResult:
     """Run both pipelines into ``out`` (a previous demo output there is replaced); returns what happened."""
+    from flows.campaign import CampaignRequest, campaign_flow
     from flows.ingest import ingest_flow
+    from flows.models import DemoResult
     from flows.port import port_flow
+    from robopipe.campaign.models import CampaignReport
 
     out = prepare_out(out)
-    result: dict[str, Any] = {"out": str(out)}
-    result["ingest"] = ingest_flow(ingest_request(out, episodes, workers))
+    ingest = ingest_flow(ingest_request(out, episodes, workers))
+    port = skipped = None
     if have_tfds():
         source = build_toy_rlds(out / "rlds-source")
-        result["port"] = port_flow(port_request(out, source, workers))
+        port = port_flow(port_request(out, source, workers))
     else:
-        result["port_skipped"] = RLDS_MISSING
-    from flows.campaign import CampaignRequest, campaign_flow
-
-    result["campaign"] = campaign_flow(CampaignRequest(catalog=write_campaign(out)))
-    return result
+        skipped = RLDS_MISSING
+    # model_validate: the campaign flow returns the CampaignReport (or, before it did, its JSON dict)
+    campaign = CampaignReport.model_validate(campaign_flow(CampaignRequest(catalog=write_campaign(out))))
+    return DemoResult(out=out, ingest=ingest, port=port, port_skipped=skipped, campaign=campaign)

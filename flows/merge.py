@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow
 
 from flows import artifacts
-from robopipe.edit import MergeRequest, merge
+from robopipe.edit import EditReport, MergeRequest, merge
 from tasks.executors import PrefectExecutor
 
 
 @flow(name="merge")
-def merge_flow(request: MergeRequest) -> dict[str, Any]:
-    """Merge ``request.roots`` into ``request.out`` (the recipe ``robopipe merge`` runs); the EditReport dict."""
-    report = merge(request, PrefectExecutor()).model_dump(mode="json")
+def merge_flow(request: MergeRequest) -> EditReport:
+    """Merge ``request.roots`` into ``request.out`` (the recipe ``robopipe merge`` runs); the EditReport."""
+    report = merge(request, PrefectExecutor())
     artifacts.run_table(
         artifacts.artifact_key("merge", request.out.name),
         [
-            {"output": o["root"], "episodes": o["episodes"], "frames": o["frames"], "bytes": o["bytes"]}
-            for o in report["outputs"]
+            {"output": str(o.root), "episodes": o.episodes, "frames": o.frames, "bytes": o.bytes}
+            for o in report.outputs
         ],
         f"merge of {len(request.roots)} datasets",
     )

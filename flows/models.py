@@ -1,22 +1,33 @@
-"""Request models of the pipelines, composed of the core's own request models.
+"""Request and result models of the pipelines, composed of the core's own models.
 
-The Prefect UI renders them as forms and the server validates them before a run starts; the CLI builds
-the same models.
+The Prefect UI renders the requests as forms and the server validates them before a run starts; the CLI
+builds the same models. The results are what the pipelines pass between flows and return.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 from recording import RecordRequest
-from robopipe.convert.engine import ConvertRequest
+from robopipe.campaign.models import CampaignReport
+from robopipe.convert.engine import ConversionReport, ConvertRequest
 from robopipe.execution import Execution
-from robopipe.publish.models import check_repo_id
+from robopipe.publish.models import PublishResult, check_repo_id
 from robopipe.publish.versioning import check_version_tag
+from robopipe.quality.models import EpisodeQuality, QualityReport
+from robopipe.stats.recompute import StatsReport
 
 DATA_DIR_ENV = "ROBOPIPE_DATA_DIR"
 
@@ -128,3 +139,105 @@ class CheckRequest(_Model):
     images: bool = Field(default=True, description="recompute image/video statistics")
     report_dir: RunPath | None = Field(default=None, description="write the HTML report and Data Docs here")
     execution: Execution = Field(default_factory=Execution, description="Dask cluster for the stats")
+
+
+# Results of the pipelines: typed summaries passed between flows and returned to the CLI and the dashboard.
+# The CLI's ``--json`` prints ``model_dump(mode="json")``; optional parts a run did not reach are left out
+# (not printed as null), as the pipelines always did.
+
+
+class _Summary(_Model):
+    """A result whose ``None`` top-level fields are absent from its JSON (stages the run did not reach)."""
+
+    @model_serializer(mode="wrap")
+    def _drop_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if v is not None}
+
+
+class StatsTotals(_Model):
+    """The totals of a stats recompute a pipeline summary keeps (the full report is the stats flow's)."""
+
+    episodes: int
+    frames: int
+    features: list[str] = Field(description="features whose stats were recomputed")
+
+    @classmethod
+    def of(cls, report: StatsReport) -> StatsTotals:
+        return cls(episodes=report.episodes, frames=report.frames, features=report.features)
+
+
+class PortSummary(_Summary):
+    """What ``port`` did: the conversion, the stats of the merged output, the final check, the publish."""
+
+    out: Path
+    conversion: ConversionReport
+    stats: StatsTotals
+    valid: bool | None = Field(default=None, description="the merged output's validation (with report_dir)")
+    published: PublishResult | None = None
+
+
+class IngestRow(_Model):
+    """One session of an ingest run: checked, cleaned (episodes dropped) or skipped, and why."""
+
+    session: Path
+    root: Path = Field(description="the dataset merged for this session (the session or a cleaned copy)")
+    status: Literal["ok", "cleaned", "skipped"]
+    episodes: int | None
+    frames: int | None
+    dropped_episodes: str = Field(default="", description="episodes dropped for validation errors, '1,4'")
+    errors: int = Field(description="validation errors")
+    note: str = ""
+
+    def dropped(self) -> list[int]:
+        return [int(x) for x in self.dropped_episodes.split(",") if x]
+
+
+class QuarantinedEpisode(_Model):
+    """One episode the quality stage set aside (in the session's numbering)."""
+
+    session: Path
+    episode: int
+    level: str | None
+    score: float
+    reasons: str
+    quarantine: Path = Field(description="the dataset holding the session's quarantined episodes")
+
+
+class QualityGate(_Model):
+    """The quality stage's decision on one session."""
+
+    root: Path | None = Field(
+        description="dataset to merge (the session or its clean copy); None: every episode is bad"
+    )
+    quarantined: dict[int, EpisodeQuality] = Field(description="suspects at the quarantine level, by episode")
+    report: QualityReport
+
+
+class IngestSummary(_Summary):
+    """What ``ingest`` did: one row per pending session, the new master's size, the publish, the quarantine."""
+
+    sessions: list[IngestRow]
+    master: Path
+    master_episodes: int | None = None
+    master_frames: int | None = None
+    published: PublishResult | None = None
+    quarantined: list[QuarantinedEpisode] | None = Field(default=None, description="None: quality off")
+
+
+class CheckSummary(_Model):
+    """What ``check`` did: the validation verdict and the stats recompute."""
+
+    valid: bool
+    counts: dict[str, int] = Field(description="findings per severity")
+    stats: StatsReport | None
+
+
+class DemoResult(_Model):
+    """What ``robopipe demo`` ran: the ingest and port pipelines and the campaign."""
+
+    out: Path
+    ingest: IngestSummary
+    port: PortSummary | None = None
+    port_skipped: str | None = Field(default=None, description="why the port part did not run")
+    campaign: CampaignReport | None = None

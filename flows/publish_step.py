@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from flows import artifacts
 from flows.models import PublishStep
-from robopipe.publish import PublishRequest, default_registry
+from robopipe.publish import PublishRequest, PublishResult, default_registry
 from tasks.publish import next_version_task, publish_task
 
 
-def publish_step(root: Path, step: PublishStep) -> dict[str, Any]:
+def publish_step(root: Path, step: PublishStep) -> PublishResult:
     """Inside a flow: publish ``root`` as ``step.repo_id`` with ``step.tag`` or the next patch version."""
     fields = step.model_dump(exclude={"secret_block", "tag"}, exclude_none=True)
     if step.target != "hub" and step.registry is None:

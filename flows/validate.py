@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow, get_run_logger
 
 from flows import artifacts
-from robopipe.validate import ValidateRequest
+from robopipe.validate import ValidateRequest, ValidationReport
 from tasks.validate import html_report_task, validate_dataset_task
 
 
 @flow(name="validate", log_prints=False)
-def validate_flow(request: ValidateRequest) -> dict[str, Any]:
-    """Validate ``request.root``; returns the report dict (``valid`` says pass/fail; the caller decides)."""
+def validate_flow(request: ValidateRequest) -> ValidationReport:
+    """Validate ``request.root``; returns the report (``valid`` says pass/fail; the caller decides)."""
     log = get_run_logger()
     report = validate_dataset_task(request)
     key = artifacts.artifact_key("validation", _name(request.root))
@@ -21,13 +19,12 @@ def validate_flow(request: ValidateRequest) -> dict[str, Any]:
     if request.report_dir:
         html = html_report_task(request.root, request.report_dir, report)
         log.info("HTML report: %s", html)
-    c = report["counts"]
     log.info(
         "%s: %s (%d errors, %d warnings)",
         request.root,
-        "valid" if report["valid"] else "INVALID",
-        c["error"],
-        c["warning"],
+        "valid" if report.valid else "INVALID",
+        report.counts["error"],
+        report.counts["warning"],
     )
     return report
 

@@ -64,4 +64,6 @@ def request_dataset_key(context: Any, parameters: dict[str, Any]) -> str:
     """
     request = parameters["request"]
     digest = hashlib.sha256(request.model_dump_json().encode()).hexdigest()[:16]
-    return f"{context.task.name}-{digest}-{dataset_fingerprint(request.root)}"
+    # "typed": results are stored as models since the flows stopped passing dicts; an older cached dict
+    # result (same request, same files) must not be returned to code that reads attributes.
+    return f"{context.task.name}-typed-{digest}-{dataset_fingerprint(request.root)}"

@@ -11,7 +11,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from robopipe.publish import PublishRequest
+from robopipe.publish import PublishRequest, PublishResult
 from tasks._policies import HUB_UPLOAD, TRANSIENT_RETRIES
 
 
@@ -27,11 +27,11 @@ def load_token(secret_block: str | None) -> str | None:
 
 
 @task(name="publish-dataset", tags=[HUB_UPLOAD], cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
-def publish_task(request: PublishRequest, secret_block: str | None = None) -> dict[str, Any]:
-    """Upload what is missing, commit, tag; returns the PublishResult dict (holds no secret)."""
+def publish_task(request: PublishRequest, secret_block: str | None = None) -> PublishResult:
+    """Upload what is missing, commit, tag; returns the PublishResult (holds no secret)."""
     from robopipe.publish import publish
 
-    return publish(request, load_token(secret_block)).model_dump(mode="json")
+    return publish(request, load_token(secret_block))
 
 
 @task(name="next-version", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)

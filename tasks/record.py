@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from recording import RecordRequest
+from recording import RecordRequest, RecordResult
 from tasks._policies import ROBOT, TRANSIENT_RETRIES
 
 
@@ -17,15 +15,14 @@ from tasks._policies import ROBOT, TRANSIENT_RETRIES
     cache_policy=NO_CACHE,
     **{**TRANSIENT_RETRIES, "retry_delay_seconds": 2},
 )
-def record_session_task(request: RecordRequest) -> dict[str, Any]:
-    """Record ``request.num_episodes`` episodes; returns the small :class:`RecordResult` as a dict.
+def record_session_task(request: RecordRequest) -> RecordResult:
+    """Record ``request.num_episodes`` episodes; returns the small :class:`RecordResult`.
 
     A device timeout is transient: the retry resumes the same dataset and records only the episodes
     still missing (the writer keeps every saved episode of the failed attempt).
     """
     from prefect.context import TaskRunContext
 
-    from recording import RecordResult
     from recording.session import record_session
     from robopipe.format.reader import DatasetReader
 
@@ -34,8 +31,6 @@ def record_session_task(request: RecordRequest) -> dict[str, Any]:
     if ctx is not None and ctx.task_run.run_count > 1 and (root / "meta" / "info.json").is_file():
         saved = DatasetReader(root).num_episodes  # a retry: keep what the failed attempt saved
         if saved >= request.num_episodes:
-            return RecordResult(root=root, repo_id=request.repo_id, total_episodes=saved).model_dump(
-                mode="json"
-            )
+            return RecordResult(root=root, repo_id=request.repo_id, total_episodes=saved)
         request = request.model_copy(update={"resume": True, "num_episodes": request.num_episodes - saved})
-    return record_session(request).model_dump(mode="json")
+    return record_session(request)

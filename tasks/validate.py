@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from robopipe.validate import ValidateRequest
+from robopipe.validate import ValidateRequest, ValidationReport
 from tasks._policies import TRANSIENT_RETRIES, request_dataset_key
 
 
@@ -19,21 +18,20 @@ from tasks._policies import TRANSIENT_RETRIES, request_dataset_key
     result_serializer="json",
     **TRANSIENT_RETRIES,
 )
-def validate_dataset_task(request: ValidateRequest) -> dict[str, Any]:
-    """Every rule and GX suite on ``request.root``; returns the report as a JSON dict.
+def validate_dataset_task(request: ValidateRequest) -> ValidationReport:
+    """Every rule and GX suite on ``request.root``; returns the report (stored as JSON, read back as the model).
 
     Cached on the request plus the dataset's file sizes/mtimes: an unchanged dataset is not re-validated.
     GX runs serially inside this task; parallelism comes from validating several roots (shards) at once.
     """
     from robopipe.validate import validate
 
-    return validate(request).model_dump(mode="json")
+    return validate(request)
 
 
 @task(name="html-report", cache_policy=NO_CACHE)
-def html_report_task(root: str, out_dir: str, report: dict[str, Any]) -> str:
+def html_report_task(root: str, out_dir: str, report: ValidationReport) -> str:
     """Write ``out_dir/report.html`` (episodes, features, findings, thumbnails); returns its path."""
     from robopipe.report import build_report
-    from robopipe.validate import ValidationReport
 
-    return str(build_report(root, out_dir, validation=ValidationReport.model_validate(report)))
+    return str(build_report(root, out_dir, validation=report))

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from cyclopts import App, Parameter
+
+if TYPE_CHECKING:
+    from flows.models import DemoResult
+    from robopipe.publish import PublishResult
 
 Target = Annotated[Literal["hub", "local"] | None, Parameter(name="--target")]
 
@@ -76,15 +80,16 @@ def _run(flow: Any, request: Any, as_json: bool) -> int:
 
             raise flow_failure(state)
         result = state.result()
-    print(json.dumps(result, indent=2, default=str) if as_json else _short(result))
+    data = result.model_dump(mode="json")  # the edge: the typed summary becomes JSON only here
+    print(json.dumps(data, indent=2, default=str) if as_json else _short(data, result.published))
     return 0
 
 
-def _short(result: dict[str, Any]) -> str:
-    keep = {k: v for k, v in result.items() if not isinstance(v, dict | list)}
-    pub = result.get("published")
-    if pub:
-        keep["published"] = f"{pub['repo_id']} {', '.join(pub['tags'])} ({pub['location']})"
+def _short(data: dict[str, Any], published: Any) -> str:
+    """The scalar parts of a pipeline summary, one per line, and where it was published."""
+    keep = {k: v for k, v in data.items() if not isinstance(v, dict | list)}
+    if published is not None:
+        keep["published"] = f"{published.repo_id} {', '.join(published.tags)} ({published.location})"
     return "\n".join(f"{k}: {v}" for k, v in keep.items())
 
 
@@ -324,33 +329,29 @@ def demo(*, out: Path = Path("demo-output"), episodes: int = 3, workers: int = 2
         print(f"Prefect API: {url}")
         r = run_demo(out, episodes, workers)
         print(_demo_summary(r, url))
-    if "port_skipped" in r:
+    if r.port_skipped:
         print(f"note: {RLDS_MISSING}")
     return 0
 
 
-def _demo_summary(r: dict[str, Any], url: str) -> str:
-    out = Path(r["out"])
-    ing = r["ingest"]
+def _demo_summary(r: DemoResult, url: str) -> str:
+    out, ing = r.out, r.ingest
     lines = [
         "",
         f"demo output: {out}",
-        f"  master dataset   {ing['master']}  ({ing.get('master_episodes')} episodes, {ing.get('master_frames')} frames)",
-        f"  sessions         {ing['master']}.sessions/",
+        f"  master dataset   {ing.master}  ({ing.master_episodes} episodes, {ing.master_frames} frames)",
+        f"  sessions         {ing.master}.sessions/",
     ]
-    if ing.get("published"):
-        p = ing["published"]
-        lines.append(f"  published        {p['repo_id']} {', '.join(p['tags'])} -> {p['location']}")
-    if "port" in r:
-        port = r["port"]
-        c = port["conversion"]
-        lines.append(f"  ported dataset   {port['out']}  ({c['episodes']} episodes, {c['frames']} frames)")
-        if port.get("published"):
-            p = port["published"]
-            lines.append(f"  published        {p['repo_id']} {', '.join(p['tags'])} -> {p['location']}")
-    for d in r.get("campaign", {}).get("datasets", []):
+    if ing.published:
+        lines.append(_published_line(ing.published))
+    if r.port is not None:
+        c = r.port.conversion
+        lines.append(f"  ported dataset   {r.port.out}  ({c.episodes} episodes, {c.frames} frames)")
+        if r.port.published:
+            lines.append(_published_line(r.port.published))
+    for d in r.campaign.datasets if r.campaign else []:
         lines.append(
-            f"  campaign         {d['repo_id']}@{d['tag']} {d['status']} ({d['episodes']} episodes, {d['frames']} frames)"
+            f"  campaign         {d.repo_id}@{d.tag} {d.status} ({d.episodes} episodes, {d.frames} frames)"
         )
     lines += [
         f"  reports          {out / 'reports'}/*/report.html (+ GX Data Docs)",
@@ -359,6 +360,10 @@ def _demo_summary(r: dict[str, Any], url: str) -> str:
         "`prefect server start`, then http://127.0.0.1:4200",
     ]
     return "\n".join(lines)
+
+
+def _published_line(p: PublishResult) -> str:
+    return f"  published        {p.repo_id} {', '.join(p.tags)} -> {p.location}"
 
 
 def _prefect_home() -> str:

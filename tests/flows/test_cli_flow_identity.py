@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import av
 import numpy as np
@@ -57,7 +56,7 @@ def test_stats_cli_and_flow_write_the_same_bytes(tmp_path: Path) -> None:
     shutil.copytree(src, flow)
     assert main(["stats", str(cli), "--workers", "2"]) == 0
     report = stats_flow(StatsRequest(root=flow))
-    assert report["executor"] == "prefect" and report["episodes"] == 3
+    assert report.executor == "prefect" and report.episodes == 3
     assert files(cli, "meta", "") == files(flow, "meta", "")
     assert json.loads((cli / layout.STATS_PATH).read_text())  # written, not empty
 
@@ -82,7 +81,7 @@ def test_validate_cli_and_flow_find_the_same(tmp_path: Path, capsys: pytest.Capt
     capsys.readouterr()
     assert main(["validate", str(root), "--json", "--workers", "2"]) == 1
     cli = json.loads(capsys.readouterr().out)
-    flow = validate_flow(ValidateRequest(root=str(root)))
+    flow = validate_flow(ValidateRequest(root=str(root))).model_dump(mode="json")
     assert cli["gx"]["runner"].startswith("dask:") and cli["gx"]["files"] >= 2
     assert flow["findings"] == cli["findings"] and flow["findings"]
     assert flow["counts"] == cli["counts"] and flow["gx"]["evaluated"] == cli["gx"]["evaluated"]
@@ -99,7 +98,7 @@ def test_merge_cli_and_flow_write_the_same_bytes(tmp_path: Path) -> None:
     )
     assert main(["merge", str(tmp_path / "cli"), str(a), str(b), "--workers", "2"]) == 0
     report = merge_flow(MergeRequest(out=tmp_path / "flow", roots=[a, b]))
-    assert report["outputs"][0]["episodes"] == 5
+    assert report.outputs[0].episodes == 5
     assert tree_hash(tmp_path / "cli") == tree_hash(tmp_path / "flow")
 
 
@@ -137,8 +136,8 @@ def test_convert_cli_and_flow_give_the_same_dataset(tmp_path: Path) -> None:
         shards=2,
         encoder=EncoderOptions(codec="h264", crf=20),
     )
-    report: dict[str, Any] = convert_flow(request)
-    assert report["episodes"] == 4 and report["shards_done"] == 2
+    report = convert_flow(request)
+    assert report.episodes == 4 and report.shards_done == 2
     cli, flow = tmp_path / "cli", tmp_path / "flow"
     assert files(cli, "data", ".parquet") == files(flow, "data", ".parquet")
     for name in ("info.json", "stats.json", "tasks.parquet"):

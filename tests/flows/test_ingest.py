@@ -51,9 +51,9 @@ def test_ingest_records_merges_and_publishes_then_resumes_pending(
 
     state = ingest_flow(_request(tmp_path, record=True), return_state=True)
     summary = state.result()
-    assert summary["master_episodes"] == 2
+    assert summary.master_episodes == 2
     assert DatasetReader(tmp_path / "master").num_episodes == 2
-    assert "v0.1.0" in summary["published"]["tags"]
+    assert summary.published is not None and "v0.1.0" in summary.published.tags
     arts = flow_run_artifacts(state.state_details.flow_run_id)
     assert arts["ingest-master"].type == "table"
 
@@ -66,7 +66,7 @@ def test_ingest_records_merges_and_publishes_then_resumes_pending(
     )
     (sessions / "session-pending" / MERGED).unlink()
     summary = ingest_flow(_request(tmp_path, record=False))
-    assert [Path(r["session"]).name for r in summary["sessions"]] == ["session-pending"]
+    assert [r.session.name for r in summary.sessions] == ["session-pending"]
     assert DatasetReader(tmp_path / "master").num_episodes == src.num_episodes + 2
     tags = history(HistoryRequest(repo_id="test/so101", target="local", registry=tmp_path / "registry")).tags
     assert {"v0.1.0", "v0.1.1"} <= set(tags)

@@ -61,11 +61,11 @@ def test_failed_shard_is_isolated_and_rerun_resumes(rlds_factory: Any, tmp_path:
     blocker.unlink()  # "fix the cause" and run again
     state = port_flow(request, return_state=True)
     summary = state.result()
-    conv = summary["conversion"]
-    assert conv["shards_skipped"] == 2
+    conv = summary.conversion
+    assert conv.shards_skipped == 2
     assert {i: plan.marker(i).stat().st_mtime_ns for i in (0, 2)} == before  # not redone
-    assert conv["episodes"] == len(fx.episodes) == DatasetReader(tmp_path / "out").num_episodes
-    assert "v0.1.0" in summary["published"]["tags"]
+    assert conv.episodes == len(fx.episodes) == DatasetReader(tmp_path / "out").num_episodes
+    assert summary.published is not None and "v0.1.0" in summary.published.tags
     arts = flow_run_artifacts(state.state_details.flow_run_id)
     assert arts["port-out"].type == "table"
     assert "test/ported" in str(arts["published-test-ported"].data)  # link artifacts are stored as markdown

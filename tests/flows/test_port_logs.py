@@ -43,7 +43,7 @@ def test_port_flow_converts_a_long_log_in_time_range_shards(tmp_path: Path) -> N
         }
     )
     summary = port_flow(request)
-    assert summary["conversion"]["episodes"] == 3 and not summary["conversion"]["failures"]
+    assert summary.conversion.episodes == 3 and not summary.conversion.failures
     r = DatasetReader(tmp_path / "out")
     assert r.num_episodes == 3
     assert [list(t) for t in r.episodes["tasks"]] == [[s[2]] for s in spans]

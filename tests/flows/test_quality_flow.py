@@ -27,7 +27,7 @@ def test_quality_flow_table_artifact(defects: Path, tmp_path: Path) -> None:
     shutil.copytree(defects, root)
     state = quality_flow(QualityRequest(root=root), return_state=True)
     report = state.result()
-    assert {s["episode_index"] for s in report["suspects"]} == set(DEFECTS)
+    assert {s.episode_index for s in report.suspects} == set(DEFECTS)
     art = flow_run_artifacts(state.state_details.flow_run_id)["quality-ds"]
     assert art.type == "table" and "frozen_camera [frames 10-29]" in str(art.data)
 
@@ -45,11 +45,11 @@ def test_ingest_quarantines_bad_episodes_before_merging(defects: Path, tmp_path:
     )
     state = ingest_flow(request, return_state=True)
     summary = state.result()
-    assert sorted(q["episode"] for q in summary["quarantined"]) == ERRORS
+    assert sorted(q.episode for q in summary.quarantined or []) == ERRORS
     assert DatasetReader(tmp_path / "master").num_episodes == 8 - len(ERRORS)
     assert DatasetReader(sessions / ".quarantine" / "session-a").num_episodes == len(ERRORS)
-    row = summary["sessions"][0]
-    assert row["status"] == "cleaned" and "quarantined by quality" in row["note"]
+    row = summary.sessions[0]
+    assert row.status == "cleaned" and "quarantined by quality" in row.note
     arts = flow_run_artifacts(state.state_details.flow_run_id)
     assert arts["quarantine-master"].type == "table" and "duplicate_episode" in str(
         arts["quarantine-master"].data

@@ -12,7 +12,7 @@ from prefect import flow
 
 import robopipe.validate
 from robopipe.errors import CorruptFileError, TransientError
-from robopipe.validate import ValidateRequest
+from robopipe.validate import ValidateRequest, ValidationReport
 from tests.flows.conftest import flow_run_artifacts
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_server")]
@@ -26,7 +26,7 @@ def test_stats_flow_on_two_dask_workers_matches_serial(dataset_factory: Any, tmp
     twin = dataset_factory("twin", episodes=3, frames=6, data_files_size_in_mb=0.001)
     state = stats_flow(StatsRequest(root=root), return_state=True)  # default runner: LocalCluster(2)
     report = state.result()
-    assert report["episodes"] == 3 and report["frames"] == 18
+    assert report.episodes == 3 and report.frames == 18
     recompute_stats(StatsRequest(root=twin))
     got = json.loads((root / "meta" / "stats.json").read_text())
     want = json.loads((twin / "meta" / "stats.json").read_text())
@@ -48,7 +48,7 @@ def test_validate_flow_reports_and_artifacts(dataset_factory: Any, tmp_path: Pat
         ValidateRequest(root=str(root), gx=True, report_dir=str(tmp_path / "rep")), return_state=True
     )
     report = state.result()
-    assert report["valid"] is True
+    assert report.valid is True
     assert (tmp_path / "rep" / "report.html").is_file()
     arts = flow_run_artifacts(state.state_details.flow_run_id)
     assert arts["validation-valid-ds"].type == "markdown"
@@ -56,7 +56,7 @@ def test_validate_flow_reports_and_artifacts(dataset_factory: Any, tmp_path: Pat
 
 
 @flow
-def _validate_once(request: ValidateRequest) -> dict[str, Any]:
+def _validate_once(request: ValidateRequest) -> ValidationReport:
     from prefect.cache_policies import NO_CACHE
 
     from tasks.validate import validate_dataset_task
