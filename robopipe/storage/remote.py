@@ -178,12 +178,12 @@ class RemoteRoot:
         size = self.size(rel)
         if size > limit:
             raise CorruptFileError(
-                f"{self.where(rel)}: {size} bytes, over the {limit >> 20} MB limit for a {what}"
+                f"{self.where(rel)}: {size} bytes, over the {limit} bytes allowed for a {what}"
             )
         with self._errors(rel):
-            data: bytes = self.fs.cat_file(self.path(rel, what))
+            data: bytes = self.fs.cat_file(self.path(rel, what), start=0, end=limit + 1)  # even if it grew
         if len(data) > limit:
-            raise CorruptFileError(f"{self.where(rel)}: over the {limit >> 20} MB limit for a {what}")
+            raise CorruptFileError(f"{self.where(rel)}: over the {limit} bytes allowed for a {what}")
         return data
 
     def read_json(self, rel: str, fix: str) -> Any:

@@ -256,3 +256,26 @@ def test_stats_of_a_url_fetch_only_what_they_read_and_equal_the_local_run(
     back = materialize(url, into=tmp_path / "back")
     for rel in ("meta/stats.json", "meta/episodes/chunk-000/file-000.parquet", "meta/info.json"):
         assert (back / rel).read_bytes() == (local / rel).read_bytes(), rel
+
+
+def test_remote_sizes_are_bounded_before_reading(
+    remote: dict[str, Any], via_proxy: CountingProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from robopipe.errors import CorruptFileError
+    from robopipe.storage import remote as remote_mod
+
+    bad = make_dataset(tmp_path / "bad", episodes=2, frames=4, cameras={}, codec="h264")
+    data = bad / "data/chunk-000/file-000.parquet"
+    raw = data.read_bytes()
+    data.write_bytes(raw[:-8] + (1 << 30).to_bytes(4, "little") + b"PAR1")  # a footer "1 GB long"
+    url = f"s3://robopipe/sizes-{tmp_path.name}"
+    upload_tree(bad, url)
+    via_proxy.reset()
+    with DatasetReader(url) as reader, pytest.raises(CorruptFileError, match="footer of 1073741824 bytes"):
+        reader.read_episode(0)
+    assert via_proxy.received < 200_000
+    monkeypatch.setattr(remote_mod, "MAX_JSON_BYTES", 1000)  # info.json is ~1.5 kB: refused unread
+    via_proxy.reset()
+    with pytest.raises(CorruptFileError, match="over the 1000 bytes allowed"):
+        DatasetReader(url)
+    assert b"info.json" not in via_proxy.requests
