@@ -119,6 +119,7 @@ def filter_(
     where: str | None = None,
     selection: Path | None = None,
     workers: int = 1,
+    dask_address: str | None = None,
 ) -> int:
     """Write a new dataset with only the episodes an expression or a saved selection picks (stream copy).
 
@@ -140,18 +141,23 @@ def filter_(
     selection
         ``{"episodes": [...]}`` file of episodes to keep (from the viewer).
     workers
-        Parallel workers of the edit (Dask when > 1).
+        Parallel workers of the edit; more than 1 runs on a local Dask cluster (as the edit commands).
+    dask_address
+        Address of an existing Dask scheduler (workers must see the same paths).
     """
+    from flows.commands.edit import _execution as edit_execution
     from robopipe.errors import ConfigError
     from robopipe.format.home import resolve_dataset_root
     from robopipe.quality.filter import filter_dataset, select_episodes
     from robopipe.quality.select import read_selection
+    from tasks.executors import open_executor
 
     if (where is None) == (selection is None):
         raise ConfigError("filter: give exactly one of --where or --selection")
     root = resolve_dataset_root(root)
     keep = select_episodes(root, where) if where is not None else read_selection(selection)  # type: ignore[arg-type]
-    report = filter_dataset(root, out, keep, workers=workers)
+    with open_executor(edit_execution(workers, dask_address)) as executor:
+        report = filter_dataset(root, out, keep, executor)
     o = report.outputs[0]
     every = " (every episode: a stream-copied copy)" if report.operation == "merge" else ""
     print(f"{o.root}: kept {o.episodes} episode(s) ({o.frames} frames){every} in {report.seconds:.2f}s")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -17,6 +17,10 @@ from robopipe.errors import ConfigError, CorruptFileError
 from robopipe.format import layout
 from robopipe.quality.select import Selector
 from robopipe.quality.store import has_quality, read_episodes
+
+if TYPE_CHECKING:
+    from robopipe.edit import EditReport
+    from robopipe.execution import Executor
 
 
 def episode_rows(root: Path, with_quality: bool) -> dict[int, dict[str, Any]]:
@@ -69,14 +73,15 @@ def select_episodes(root: Path, where: str) -> list[int]:
     return sorted(e for e, r in rows.items() if sel.matches(r))
 
 
-def filter_dataset(root: Path, out: Path, keep: Sequence[int], workers: int = 1) -> Any:
-    """Write ``out`` with only the ``keep`` episodes of ``root`` (stream copy).
+def filter_dataset(
+    root: Path, out: Path, keep: Sequence[int], executor: Executor | None = None
+) -> EditReport:
+    """Write ``out`` with only the ``keep`` episodes of ``root`` (stream copy) on ``executor`` (default: serial).
 
     When ``keep`` is every episode, ``out`` is still written: a stream-copied copy (a one-input merge), so a
     pipeline that reads ``out`` next never finds it missing. Returns the EditReport.
     """
     from robopipe.edit import EditRequest, MergeRequest, edit, merge
-    from robopipe.execution import ThreadExecutor
 
     rows = episode_rows(root, False)
     missing = sorted(set(keep) - set(rows))
@@ -86,13 +91,5 @@ def filter_dataset(root: Path, out: Path, keep: Sequence[int], workers: int = 1)
         raise ConfigError(f"{root}: the selection keeps no episode; nothing to write")
     drop = sorted(set(rows) - set(keep))
     if not drop:  # every episode kept: the output is a copy
-        copy = MergeRequest(roots=[root], out=out)
-        if workers <= 1:
-            return merge(copy)
-        with ThreadExecutor(workers) as threads:
-            return merge(copy, threads)
-    request = EditRequest(operation="delete-episodes", root=root, out=out, episodes=drop)
-    if workers <= 1:
-        return edit(request)
-    with ThreadExecutor(workers) as threads:
-        return edit(request, threads)
+        return merge(MergeRequest(roots=[root], out=out), executor)
+    return edit(EditRequest(operation="delete-episodes", root=root, out=out, episodes=drop), executor)

@@ -93,6 +93,17 @@ def test_filter_by_expression_and_selection(
 
 
 @pytest.mark.integration
+def test_filter_on_dask_writes_the_same_bytes(root: Path, tmp_path: Path) -> None:
+    from tests.robopipe.edit.helpers import tree_hash
+
+    where = ["--where", "episode_index != 1 and episode_index != 4"]
+    assert main(["filter", str(root), "--out", str(tmp_path / "serial"), *where]) == 0
+    assert main(["filter", str(root), "--out", str(tmp_path / "dask"), "--workers", "2", *where]) == 0
+    assert DatasetReader(tmp_path / "dask").num_episodes == DatasetReader(root).num_episodes - 2
+    assert tree_hash(tmp_path / "dask") == tree_hash(tmp_path / "serial")
+
+
+@pytest.mark.integration
 def test_quality_on_dask_and_threads_matches_serial(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from robopipe.quality.store import read_episodes
 
