@@ -82,3 +82,25 @@ def test_transient_failure_is_retried_permanent_is_not(
     state = _validate_once(ValidateRequest(root=str(root), gx=False), return_state=True)
     assert len(seen) == calls
     assert state.is_completed() is ok
+
+
+def test_cached_validation_comes_back_as_the_report_model(
+    dataset_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The task's result is stored as JSON; a cache hit (unchanged dataset, same request) reads it back as a
+    ValidationReport, so the flows' attribute reads work on both paths."""
+    from flows.validate import validate_flow
+
+    root = dataset_factory("cached", episodes=2, frames=4, cameras={})
+    real = robopipe.validate.validate
+    runs: list[int] = []
+
+    def counted(request: ValidateRequest, **kw: Any) -> Any:
+        runs.append(1)
+        return real(request, **kw)
+
+    monkeypatch.setattr(robopipe.validate, "validate", counted)
+    first = validate_flow(ValidateRequest(root=str(root), gx=False))
+    again = validate_flow(ValidateRequest(root=str(root), gx=False))
+    assert len(runs) == 1  # the second run was served from the cache
+    assert type(again) is ValidationReport and again.valid and again == first
