@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+IDLE_VIDEOS = 4  # remote mp4 files a reader keeps open between decodes (each caches up to 32 MB)
+
 REQUIRED_EPISODE_COLUMNS = (
     "episode_index",
     "length",
@@ -58,6 +61,7 @@ class DatasetReader:
         self._root: Path | None = None
         self._files: dict[str, pq.ParquetFile] = {}
         self._handles: list[IO[bytes]] = []
+        self._idle_videos: OrderedDict[str, IO[bytes]] = OrderedDict()  # remote mp4s with warm block caches
         if is_url(root):
             from robopipe.storage.remote import RemoteRoot
 
@@ -85,9 +89,10 @@ class DatasetReader:
     def close(self) -> None:
         """Close the remote file objects this reader opened (local files are closed with the reader)."""
         self._files.clear()
-        for f in self._handles:
+        for f in [*self._handles, *self._idle_videos.values()]:
             f.close()
         self._handles.clear()
+        self._idle_videos.clear()
 
     def __enter__(self) -> DatasetReader:
         return self
@@ -295,15 +300,22 @@ class DatasetReader:
 
     @contextmanager
     def _video(self, rel: str) -> Iterator[Path | IO[bytes]]:
-        """The mp4 ``rel``: a checked local path, or a block-cached remote file object (closed after)."""
+        """The mp4 ``rel``: a checked local path, or a block-cached remote file object used by one decoder
+        at a time; kept open afterwards (the :data:`IDLE_VIDEOS` most recent) so the next span of the same
+        file reuses its cached ``moov`` and blocks."""
         if self.remote is None:
             yield safepath.inside(self.root, rel, "video file")
             return
-        f = self.remote.open(rel, "video file")
+        f = self._idle_videos.pop(rel, None) or self.remote.open(rel, "video file")
         try:
+            f.seek(0)
             yield f
-        finally:
+        except BaseException:
             f.close()
+            raise
+        self._idle_videos[rel] = f
+        while len(self._idle_videos) > IDLE_VIDEOS:
+            self._idle_videos.popitem(last=False)[1].close()
 
     def _video_span(self, key: str, episode_index: int) -> tuple[str, float, float]:
         if key not in self.video_keys:

@@ -279,3 +279,39 @@ def test_remote_sizes_are_bounded_before_reading(
     with pytest.raises(CorruptFileError, match="over the 1000 bytes allowed"):
         DatasetReader(url)
     assert b"info.json" not in via_proxy.requests
+
+
+def test_frames_of_one_episode_read_a_fraction_of_a_large_mp4(
+    remote: dict[str, Any], via_proxy: CountingProxy, tmp_path: Path
+) -> None:
+    """16 episodes of noise (incompressible: ~1 MB of mp4 each) in one file: one episode's frames cost the
+    ``moov`` box and that episode's samples, not the file."""
+    from robopipe.format.video import VideoEncoderConfig
+    from robopipe.format.writer import DatasetWriter
+    from tests.fixtures.datasets import default_features, episode_columns
+
+    feats = default_features({"front": (240, 320)})
+    rng = np.random.default_rng(0)
+    root = tmp_path / "noise"
+    with DatasetWriter.create(
+        root, fps=10, features=feats, robot_type="so101", encoder=VideoEncoderConfig(codec="h264")
+    ) as w:
+        for e in range(16):
+            cols = episode_columns(feats, 40, e)
+            cols[CAM] = rng.integers(0, 256, size=(40, 240, 320, 3), dtype=np.uint8)
+            w.add_episode(cols, task="noise")
+    (mp4,) = root.glob("videos/**/*.mp4")
+    assert mp4.stat().st_size > 8_000_000
+    url = f"s3://robopipe/noise-{tmp_path.name}"
+    upload_tree(root, url)
+    local = DatasetReader(root)
+    with DatasetReader(url) as reader:
+        assert len(reader.episodes) == 16  # metadata first, not counted
+        via_proxy.reset()
+        frames = reader.decode_frames(CAM, 12, [0.0, 1.5, 3.9])
+        every = list(reader.iter_video_frames(CAM, 12))
+    assert np.array_equal(frames, local.decode_frames(CAM, 12, [0.0, 1.5, 3.9]))
+    assert len(every) == 40 and all(
+        np.array_equal(a, b) for a, b in zip(every, local.iter_video_frames(CAM, 12))
+    )
+    assert via_proxy.received < 0.3 * mp4.stat().st_size
