@@ -24,7 +24,8 @@ def campaign(
     mcap, zarr, hook or lerobot-v2.1), ``source``, optional ``mapping``/``fps``/``robot_type``/``split``/``options``,
     ``repo_id`` and ``tag``. A ledger under the state folder makes re-runs resumable: datasets already
     published are skipped, the others (invalid, failed, new or changed) are ported again. The same recipe
-    runs as the ``campaign`` flow (one subflow per dataset). Exit code: 0 all published, 1 some invalid or
+    runs as the ``campaign`` flow (one subflow per dataset, bounded by the Prefect global concurrency limit
+    ``robopipe-campaign-<name>``; here a local pool of ``max_concurrent`` threads bounds it). Exit code: 0 all published, 1 some invalid or
     failed (listed with their findings), 2 unreadable catalogue.
 
     Parameters
