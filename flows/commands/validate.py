@@ -118,8 +118,8 @@ def report(
     ----------
     root
         Dataset folder, ``ORG/NAME`` under ``$HF_LEROBOT_HOME``, or a URL (``s3://…``, ``hf://…``,
-        ``file://…``): ``meta/`` and the data/video files the episodes reference are fetched (every file
-        is validated), nothing else.
+        ``file://…``): ``meta/`` and the dataset's data/mp4 files are fetched (every one is validated), nothing
+        else under the prefix.
     out
         Output folder (created); the page is ``OUT/report.html``.
     gx
@@ -136,7 +136,7 @@ def report(
     from robopipe.storage.fetch import local_input
     from robopipe.validate import validate_dataset
 
-    path = local_input(root)
+    path = local_input(root, unreferenced=True)  # the validator reports files no episode references
     result = validate_dataset(path, gx=gx, full_decode=full_decode)
     page = build_report(
         path,

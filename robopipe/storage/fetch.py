@@ -17,18 +17,25 @@ from pathlib import Path
 import pandas as pd
 
 from robopipe.errors import ConfigError, FormatError
-from robopipe.format import layout
+from robopipe.format import layout, safepath
 from robopipe.format.episodes import video_columns
 from robopipe.storage.remote import RemoteRoot
 from robopipe.storage.urls import STAMP, is_url, materialize, publish_tree, scratch_dir
 
 
-def needed_files(remote: RemoteRoot, *, videos: bool = True) -> set[str]:
+def needed_files(remote: RemoteRoot, *, videos: bool = True, unreferenced: bool = False) -> set[str]:
     """``meta/`` plus the data (and, with ``videos``, mp4) files the episodes table points at, as relative
-    paths present at the URL; every derived path is checked to stay under the URL first."""
+    paths present at the URL; every derived path is checked to stay under the URL first. ``unreferenced``:
+    also every ``data/chunk-*/file-*.parquet`` and ``videos/<video key>/chunk-*/file-*.mp4`` no episode
+    points at (the validator reports those)."""
     info = remote.load_info()
     eps = remote.load_episodes(stats=False)
     wanted = {rel for rel in remote.listing if rel.startswith("meta/") and ".staging" not in rel}
+    if unreferenced:
+        wanted.update(remote.sorted_files(layout.DATA_DIR, ".parquet"))
+        for name in (k for k, f in info.features.items() if f.is_video and videos):
+            folder = f"{layout.VIDEO_DIR}/{safepath.check_component(name, 'video key')}"
+            wanted.update(remote.sorted_files(folder, ".mp4"))
     locations: list[tuple[str, str, str | None]] = [("data/chunk_index", "data/file_index", None)]
     if videos:
         locations += [(*video_columns(k)[:2], k) for k, f in info.features.items() if f.is_video]
@@ -51,24 +58,24 @@ def needed_files(remote: RemoteRoot, *, videos: bool = True) -> set[str]:
     return wanted
 
 
-def fetch_dataset(url: str, *, videos: bool = True) -> Path:
+def fetch_dataset(url: str, *, videos: bool = True, unreferenced: bool = False) -> Path:
     """A local folder holding the files of the dataset at ``url`` that a whole-file stage reads (see
     :func:`needed_files`); ``file://`` URLs are used in place."""
     remote = RemoteRoot(url)
     protocols = remote.fs.protocol if isinstance(remote.fs.protocol, tuple) else (remote.fs.protocol,)
     if "file" in protocols:
         return Path(remote.base)
-    files = needed_files(remote, videos=videos)
-    key = hashlib.sha256(f"{remote.label}|videos={videos}".encode()).hexdigest()[:16]
+    files = needed_files(remote, videos=videos, unreferenced=unreferenced)
+    key = hashlib.sha256(f"{remote.label}|{videos}|{unreferenced}".encode()).hexdigest()[:16]
     return materialize(url, into=scratch_dir() / "fetched" / key, files=files)
 
 
-def local_input(root: str | Path, *, videos: bool = True, what: str = "input") -> Path:
+def local_input(root: str | Path, *, videos: bool = True, unreferenced: bool = False) -> Path:
     """A command's input dataset: a folder or ``ORG/NAME`` as is, a URL fetched by :func:`fetch_dataset`."""
     from robopipe.format.home import resolve_dataset_root
 
     if is_url(str(root)):
-        return fetch_dataset(str(root), videos=videos)
+        return fetch_dataset(str(root), videos=videos, unreferenced=unreferenced)
     return resolve_dataset_root(root)
 
 
