@@ -324,3 +324,29 @@ def test_frames_of_one_episode_read_a_fraction_of_a_large_mp4(
         np.array_equal(a, b) for a, b in zip(every, local.iter_video_frames(CAM, 12))
     )
     assert via_proxy.received < 0.3 * mp4.stat().st_size
+
+
+def test_quality_of_a_url_equals_the_local_run_and_is_published_back(
+    small: dict[str, Any], remote: dict[str, Any], tmp_path: Path
+) -> None:
+    import shutil
+
+    from robopipe.storage import materialize
+
+    local = tmp_path / "one"
+    shutil.copytree(small["one"], local)
+    url = f"s3://robopipe/quality-{tmp_path.name}"
+    upload_tree(local, url)
+    env = {"ROBOPIPE_SCRATCH": str(tmp_path / "scratch")}
+    res_url = cli(["quality", url, "--json", "--workers", "0"], remote["proxy"], **env)
+    res_local = cli(["quality", str(local), "--json", "--workers", "0"], remote["proxy"], **env)
+    assert res_url.returncode == res_local.returncode, res_url.stderr + res_local.stderr
+    got, want = json.loads(res_url.stdout), json.loads(res_local.stdout)
+    for d in (got, want):
+        d.pop("root", None), d.pop("seconds", None)
+    assert got == want
+    back = materialize(url, into=tmp_path / "back")
+    quality = sorted(
+        p.relative_to(local).as_posix() for p in (local / "meta/robopipe").rglob("*") if p.is_file()
+    )
+    assert quality and all((back / rel).read_bytes() == (local / rel).read_bytes() for rel in quality)
