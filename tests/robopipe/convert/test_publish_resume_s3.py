@@ -11,15 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from robopipe.convert.engine import ConvertRequest, EncoderOptions, ShardMarker, run_conversion
 from robopipe.convert.source import SourceSpec
 from robopipe.errors import ConversionError, DatasetExistsError
 from robopipe.storage import filesystem, materialize
-from tests.fixtures.datasets import synthetic_frame
 from tests.fixtures.s3_server import seaweedfs
+from tests.robopipe.convert.test_custom_sources import toy_hook
 
 pytestmark = [pytest.mark.integration]
 
@@ -35,19 +34,12 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
 
 
 def flaky_hook(flag: str, start: int = 0, stop: int | None = None) -> Any:
-    """4 episodes; episode 2 raises while the file ``flag`` exists (a source that breaks, then is fixed)."""
-    for e in range(start, min(stop if stop is not None else 4, 4)):
+    """``toy_hook``'s 4 episodes; episode 2 raises while the file ``flag`` exists (a source that breaks, then
+    is fixed)."""
+    for e, episode in enumerate(toy_hook(start, stop), start):
         if e == 2 and Path(flag).exists():
             raise RuntimeError(f"episode {e}: source unavailable")
-        n = 3 + e
-        yield {
-            "steps": {
-                "cam": np.stack([synthetic_frame(32, 32, e, i) for i in range(n)]),
-                "observation/state": np.full((n, 2), e, np.float32),
-                "action": np.arange(n * 2, dtype=np.float32).reshape(n, 2),
-            },
-            "metadata": {"instruction": f"hook task {e}"},
-        }
+        yield episode
 
 
 def request(flag: Path, out: Path, url: str, fps: int = 10) -> ConvertRequest:
