@@ -545,9 +545,9 @@ def _fetch_shards(plan: ConversionPlan, outcomes: list[ShardOutcome]) -> list[Sh
             root = plan.shard_root(o.index)
             if root.exists():
                 shutil.rmtree(root)
-            materialize(exchange_url(plan, o.index), into=root)
-            (root / ".robopipe-materialized.json").unlink(missing_ok=True)  # not part of the dataset
-            o = ShardOutcome(o.index, o.result.model_copy(update={"root": root}), o.error)
+            got = materialize(exchange_url(plan, o.index), into=root)  # file:// URLs: the folder itself
+            (got / ".robopipe-materialized.json").unlink(missing_ok=True)  # not part of the dataset
+            o = ShardOutcome(o.index, o.result.model_copy(update={"root": got}), o.error)
         fetched.append(o)
     return fetched
 
