@@ -41,3 +41,22 @@ def test_file_url_resume_redoes_failed_and_unreadable_shards_only(
     fa, fb = files(tmp_path / "pub" / "once"), files(tmp_path / "pub" / "ds")
     assert fa.keys() == fb.keys() and [k for k in fa if fa[k] != fb[k]] == []
     assert not exchange.exists()
+
+
+def test_a_unit_run_again_finds_its_marker_and_converts_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a retry of a lost worker's unit (or a straggler of a killed client's run) does."""
+    from robopipe.convert.engine import convert_unit, plan_conversion, prepare_work_dir
+
+    monkeypatch.setenv("ROBOPIPE_SCRATCH", str(tmp_path / "scratch"))
+    plan = plan_conversion(request(tmp_path / "ok", tmp_path / "ds", f"file://{tmp_path / 'pub'}"))
+    assert prepare_work_dir(plan) == [0, 1, 2, 3]
+    first = convert_unit(plan, 1)
+    shard = tmp_path / "pub.shards" / "shard-00001"
+    stamp = {p: p.stat().st_mtime_ns for p in shard.rglob("*") if p.is_file()}
+    again = convert_unit(plan, 1)
+    assert (first.skipped, again.skipped) == (False, True)
+    assert again.model_copy(update={"skipped": False}) == first
+    assert {p: p.stat().st_mtime_ns for p in shard.rglob("*") if p.is_file()} == stamp  # nothing rewritten
+    assert prepare_work_dir(plan) == [0, 2, 3]
