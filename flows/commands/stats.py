@@ -52,10 +52,14 @@ def stats(
     quality_config
         YAML of quality thresholds (with ``--quality``).
     """
+    from robopipe.storage import is_url
     from robopipe.storage.fetch import fetched
 
     with fetched(root, videos=images, write=True) as local:
-        return _stats(local, workers, dask_address, threads, images, skip_nonfinite, quality, quality_config)
+        label = root if is_url(root) else None  # a URL's fetched copy is named by its URL
+        return _stats(
+            local, workers, dask_address, threads, images, skip_nonfinite, quality, quality_config, label
+        )
 
 
 def _stats(
@@ -67,6 +71,7 @@ def _stats(
     skip_nonfinite: bool,
     quality: bool,
     quality_config: Path | None,
+    label: str | None = None,
 ) -> int:
     from tqdm import tqdm
 
@@ -99,7 +104,7 @@ def _stats(
             report = recompute_stats(request, executor, progress=bar.update)
     kept = f", kept old stats of {report.kept_features}" if report.kept_features else ""
     print(
-        f"{report.root}: stats of {report.episodes} episodes / {report.frames} frames from "
+        f"{label or report.root}: stats of {report.episodes} episodes / {report.frames} frames from "
         f"{report.data_files} data + {report.video_files} video files in {report.seconds:.2f}s "
         f"on {report.executor}{kept}"
     )

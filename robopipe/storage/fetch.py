@@ -20,7 +20,7 @@ from robopipe.errors import ConfigError, FormatError
 from robopipe.format import layout, safepath
 from robopipe.format.episodes import video_columns
 from robopipe.storage.remote import RemoteRoot
-from robopipe.storage.urls import STAMP, is_url, materialize, publish_tree, scratch_dir
+from robopipe.storage.urls import STAMP, _safe, is_url, materialize, publish_tree, scratch_dir
 
 
 def needed_files(remote: RemoteRoot, *, videos: bool = True, unreferenced: bool = False) -> set[str]:
@@ -93,6 +93,11 @@ def fetched(root: str | Path, *, videos: bool = True, write: bool = False) -> It
         yield local_input(root)
         return
     url = str(root)
+    if write and url.startswith("hf://"):
+        raise ConfigError(
+            f"{_safe(url)}: a Hub dataset is updated by `robopipe publish`, not rewritten in place; "
+            f"run this on a local copy (`robopipe download`) and publish the result"
+        )
     local = fetch_dataset(url, videos=videos)
     in_place = not local.joinpath(STAMP).exists()  # file:// URLs are used in place
     if write and not in_place:

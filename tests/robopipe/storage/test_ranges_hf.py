@@ -104,3 +104,13 @@ def test_unreadable_hub_urls_exit_2_in_one_line_without_the_token(
     res = cli(hub_server, "info", URL, HF_TOKEN=token)
     assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
     assert token not in res.stderr + res.stdout and "Traceback" not in res.stderr
+
+
+def test_stats_of_a_hub_dataset_is_refused_before_any_download(
+    hub_server: HubTestServer, on_hub: dict[str, Any], tmp_path: Path
+) -> None:
+    res = cli(hub_server, "stats", URL, "--workers", "0", HF_TOKEN=TOKEN, ROBOPIPE_SCRATCH=str(tmp_path))
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "robopipe publish" in res.stderr, (
+        res.stderr
+    )
+    assert hub_server.served == 0 and not hub_server.commit_log

@@ -256,6 +256,7 @@ def test_stats_of_a_url_fetch_only_what_they_read_and_equal_the_local_run(
     res = cli(["stats", url, "--no-images", "--workers", "0"], remote["proxy"], **env)
     assert res.returncode == 0, res.stderr
     assert b"/videos/" not in remote["proxy"].requests  # --no-images: no mp4 is fetched
+    assert res.stdout.startswith(f"{url}: stats of 8 episodes")
     res = cli(["stats", str(local), "--no-images", "--workers", "0"], remote["proxy"], **env)
     assert res.returncode == 0, res.stderr
     res = cli(["stats", url, "--workers", "0"], remote["proxy"], **env)
