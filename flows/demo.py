@@ -250,7 +250,6 @@ def run_demo(out: Path, episodes: int = 3, workers: int = 2) -> DemoResult:
     from flows.ingest import ingest_flow
     from flows.models import DemoResult
     from flows.port import port_flow
-    from robopipe.campaign.models import CampaignReport
 
     out = prepare_out(out)
     ingest = ingest_flow(ingest_request(out, episodes, workers))
@@ -260,6 +259,5 @@ def run_demo(out: Path, episodes: int = 3, workers: int = 2) -> DemoResult:
         port = port_flow(port_request(out, source, workers))
     else:
         skipped = RLDS_MISSING
-    # model_validate: the campaign flow returns the CampaignReport (or, before it did, its JSON dict)
-    campaign = CampaignReport.model_validate(campaign_flow(CampaignRequest(catalog=write_campaign(out))))
+    campaign = campaign_flow(CampaignRequest(catalog=write_campaign(out)))
     return DemoResult(out=out, ingest=ingest, port=port, port_skipped=skipped, campaign=campaign)

@@ -139,7 +139,6 @@ def test_every_entry_point_calls_the_recipe_and_no_stage_copy_remains() -> None:
 # and nothing indexes a flow/task result with a string key. The CLI's --json printers (flows/commands/)
 # dump models at the very edge and are not scanned.
 RESULT_MODULES = sorted([*(PROJECT / "flows").glob("*.py"), *(PROJECT / "tasks").glob("*.py")])
-PENDING_TYPED: set[str] = set()  # modules still being converted (none)
 
 
 def _decorator_names(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
@@ -240,8 +239,6 @@ def test_flows_and_tasks_pass_typed_models_not_dicts() -> None:
     producers = _result_producers(trees)
     offenders = []
     for rel, tree in trees.items():
-        if rel in PENDING_TYPED:
-            continue
         for fn in _functions(tree):
             where = f"{rel}:{fn.lineno} {fn.name}"
             if _decorator_names(fn) & {"flow", "task"}:
