@@ -22,15 +22,54 @@ def info(root: str, /, *, as_json: Annotated[bool, Parameter(name="--json")] = F
     as_json
         Print one JSON object (LeRobot's ``info.json`` key names for the totals).
     """
+    from robopipe.format.describe import describe
     from robopipe.format.home import resolve_dataset_root
-    from robopipe.format.reader import DatasetReader, describe
+    from robopipe.format.reader import DatasetReader
     from robopipe.storage import is_url
 
     with DatasetReader(root if is_url(root) else resolve_dataset_root(root)) as reader:
         d = describe(reader)
     if as_json:
-        print(json.dumps(d, indent=2))
+        print(json.dumps(d.model_dump(mode="json"), indent=2))
         return 0
+    print(f"{d.root}  (LeRobotDataset {d.codebase_version}, robot: {d.robot_type or '-'}, {d.fps} fps)")
+    el = d.episode_length
+    print(
+        f"  episodes {d.total_episodes}   frames {d.total_frames}   tasks {d.total_tasks}   "
+        f"episode length min/mean/max {el.min}/{el.mean:.1f}/{el.max} frames"
+        f" ({el.mean / d.fps:.1f} s mean)"
+    )
+    print("  features:")
+    width = max((len(k) for k in d.features), default=10)
+    for k, f in d.features.items():
+        names = f.names
+        shown = "" if names is None else f"  {names if len(str(names)) < 70 else str(names)[:67] + '...'}"
+        print(f"    {k:<{width}}  {f.dtype:<8} {f.shape}{shown}")
+    if d.cameras:
+        print("  cameras:")
+        for c in d.cameras:
+            print(
+                f"    {c.key:<{width}}  {c.width}x{c.height}  {c.dtype}  codec {c.codec}  {c.pix_fmt or ''}"
+            )
+            extra = [f"{k}={v}" for k, v in c.encoder.items()]
+            if c.depth:
+                extra.insert(0, "depth " + " ".join(f"{k}={v}" for k, v in c.depth.items()))
+            if extra:
+                print(f"    {'':<{width}}  {'  '.join(extra)}")
+    if d.language or d.tools:
+        print(f"  language columns: {', '.join(d.language) or '-'}   tools: {', '.join(d.tools) or '-'}")
+    if d.tasks:
+        print(f"  tasks ({len(d.tasks)}):")
+        for i, t in enumerate(d.tasks[:10]):
+            print(f"    [{i}] {t}")
+        if len(d.tasks) > 10:
+            print(f"    ... {len(d.tasks) - 10} more")
+    f = d.files
+    print(
+        f"  files: {f.data} data, {f.videos} video, {f.episodes_metadata} episodes-metadata; "
+        f"{d.size_bytes / 1e6:.1f} MB"
+    )
+    return 0
     print(
         f"{d['root']}  (LeRobotDataset {d['codebase_version']}, robot: {d['robot_type'] or '-'}, {d['fps']} fps)"
     )

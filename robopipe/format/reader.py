@@ -31,7 +31,7 @@ from robopipe.format.episodes import load_episodes, stats_from_row, video_column
 from robopipe.format.features import FeatureSpec
 from robopipe.format.info import DatasetInfo, load_info
 from robopipe.format.tasks import load_tasks
-from robopipe.format.video import ENCODER_INFO_KEYS, decode_frames, iter_frames, rgb24
+from robopipe.format.video import decode_frames, iter_frames, rgb24
 from robopipe.storage.urls import is_url
 
 if TYPE_CHECKING:
@@ -385,82 +385,4 @@ def _row_groups_with(pf: pq.ParquetFile, column: str, value: int) -> list[int]:
             return []
         if st.min <= value <= st.max:
             out.append(g)
-    return out
-
-
-def describe(reader: DatasetReader) -> dict[str, Any]:
-    """The dataset at a glance (what ``robopipe info --json`` prints), LeRobot's key names for totals."""
-    info = reader.info
-    lengths = reader.episode_lengths() if reader.num_episodes else np.zeros(0, np.int64)
-    cameras = []
-    for k, f in reader.features.items():
-        if f.is_visual:
-            vi = f.info or {}
-            cameras.append(
-                {
-                    "key": k,
-                    "dtype": f.dtype,
-                    "height": f.shape[0],
-                    "width": f.shape[1],
-                    "codec": vi.get(
-                        "video.codec", ("tiff" if f.is_depth_map else "png") if f.is_image else None
-                    ),
-                    "pix_fmt": vi.get("video.pix_fmt"),
-                    "depth": _depth_summary(f) if f.is_depth_map else None,
-                    "encoder": {
-                        k.removeprefix("video."): vi[k]
-                        for k in ENCODER_INFO_KEYS
-                        if k in vi and vi[k] not in (None, {})
-                    },
-                }
-            )
-    files = {
-        "data": reader.file_count(layout.DATA_DIR, ".parquet"),
-        "videos": sum(reader.file_count(f"{layout.VIDEO_DIR}/{k}", ".mp4") for k in reader.video_keys),
-        "episodes_metadata": reader.file_count(layout.EPISODES_DIR, ".parquet"),
-    }
-    if reader.remote is not None:
-        listing = reader.remote.listing
-        size = sum(n for rel, n in listing.items() if ".staging" not in rel.split("/"))
-        has_tasks = layout.TASKS_PATH in listing
-    else:
-        size = sum(
-            p.stat().st_size for p in reader.root.rglob("*") if p.is_file() and ".staging" not in p.parts
-        )
-        has_tasks = (reader.root / layout.TASKS_PATH).exists()
-    return {
-        "root": reader.where,
-        "codebase_version": info.codebase_version,
-        "robot_type": info.robot_type,
-        "fps": info.fps,
-        "total_episodes": info.total_episodes,
-        "total_frames": info.total_frames,
-        "total_tasks": info.total_tasks,
-        "features": {
-            k: {"dtype": f.dtype, "shape": list(f.shape), "names": f.names}
-            for k, f in reader.features.items()
-        },
-        "cameras": cameras,
-        "language": [k for k, f in reader.features.items() if f.is_language],
-        "tools": [
-            str((t.get("function") or {}).get("name", "?")) for t in info.tools or [] if isinstance(t, dict)
-        ],
-        "tasks": reader.tasks if has_tasks else [],
-        "episode_length": {
-            "min": int(lengths.min()) if lengths.size else 0,
-            "mean": float(lengths.mean()) if lengths.size else 0.0,
-            "max": int(lengths.max()) if lengths.size else 0,
-        },
-        "files": files,
-        "size_bytes": size,
-    }
-
-
-def _depth_summary(spec: FeatureSpec) -> dict[str, Any]:
-    """Unit and (video) quantiser settings of a depth feature."""
-    vi = spec.info or {}
-    out: dict[str, Any] = {"unit": vi.get("depth_unit")}
-    if spec.is_video:
-        cfg = depth.DepthEncoderConfig.from_info(vi)
-        out.update(min_m=cfg.depth_min, max_m=cfg.depth_max, shift_m=cfg.shift, log=cfg.use_log)
     return out

@@ -174,12 +174,13 @@ def test_validate_reports_bad_language_and_v3_info(lang_root: Path) -> None:
 
 def test_info_shows_language_tools_and_encoder(lang_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from flows.commands.dataset import info
-    from robopipe.format.reader import DatasetReader, describe
+    from robopipe.format.describe import describe
+    from robopipe.format.reader import DatasetReader
 
     d = describe(DatasetReader(lang_root))
-    assert d["language"] == ["language_persistent", "language_events"] and d["tools"] == ["say"]
-    cam = d["cameras"][0]
-    assert cam["depth"] is None and cam["encoder"]["g"] == 2 and cam["encoder"]["video_backend"] == "pyav"
+    assert d.language == ["language_persistent", "language_events"] and d.tools == ["say"]
+    cam = d.cameras[0]
+    assert cam.depth is None and cam.encoder["g"] == 2 and cam.encoder["video_backend"] == "pyav"
     assert info(lang_root) == 0
     out = capsys.readouterr().out
     assert "language columns: language_persistent, language_events   tools: say" in out
