@@ -15,27 +15,15 @@ from robopipe.format.reader import DatasetReader
 from robopipe.format.writer import DatasetWriter
 from robopipe.stats import load_stats_json
 from robopipe.validate import validate_dataset
+from tests.fixtures.datasets import depth_features
 
 H, W = 24, 32
 CAM = ["height", "width", "channels"]
 
 
 def _write(root: Path, frames: list[np.ndarray], images: list[np.ndarray], **depth_info: object) -> Path:
-    feats = {
-        "observation.state": {"dtype": "float32", "shape": [1], "names": ["x"]},
-        "observation.images.depth": {
-            "dtype": "video",
-            "shape": [H, W, 1],
-            "names": CAM,
-            "info": {"is_depth_map": True, **depth_info},
-        },
-        "observation.images.depth_png": {
-            "dtype": "image",
-            "shape": [H, W, 1],
-            "names": CAM,
-            "info": {"is_depth_map": True},
-        },
-    }
+    feats = depth_features(H, W, video="depth", image="depth_png")
+    feats["observation.images.depth"]["info"].update(depth_info)
     with DatasetWriter.create(root, fps=10, features=feats) as w:
         for i, (d, im) in enumerate(zip(frames, images, strict=True)):
             w.add_frame(

@@ -10,9 +10,9 @@ import pytest
 
 from robopipe.format.writer import DatasetWriter
 from robopipe.quality import compute_quality
+from tests.fixtures.datasets import depth_features
 
 H, W, FPS = 24, 32, 10
-CAM = ["height", "width", "channels"]
 
 
 def _scene(mm: int, i: int, rng: np.random.Generator, noise: int) -> np.ndarray:
@@ -23,15 +23,7 @@ def test_depth_scenes_are_not_exposure_faults_and_a_stuck_stream_is_found(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     rng = np.random.default_rng(0)
-    feats = {
-        "observation.state": {"dtype": "float32", "shape": [1], "names": ["x"]},
-        "observation.images.depth": {
-            "dtype": "video",
-            "shape": [H, W, 1],
-            "names": CAM,
-            "info": {"is_depth_map": True},
-        },
-    }
+    feats = depth_features(H, W)
     episodes = [
         [_scene(200, i, rng, 30) for i in range(30)],  # near: dark codes
         [_scene(9900, 0, rng, 60) for _ in range(30)],  # far, only sensor noise of a few cm

@@ -12,9 +12,9 @@ from robopipe.format.writer import DatasetWriter
 from robopipe.report.thumbnails import camera_thumbnails, depth_preview
 from robopipe.validate.context import load_context
 from robopipe.validate.findings import FindingCollector
+from tests.fixtures.datasets import depth_features
 
 H, W = 24, 32
-CAM = ["height", "width", "channels"]
 
 
 def _ramp() -> np.ndarray:
@@ -33,21 +33,7 @@ def test_depth_preview_maps_near_to_blue_far_to_red_and_no_reading_to_black() ->
 
 
 def test_report_thumbnails_of_depth_video_and_images(tmp_path: Path) -> None:
-    feats = {
-        "observation.state": {"dtype": "float32", "shape": [1], "names": ["x"]},
-        "observation.images.depth": {
-            "dtype": "video",
-            "shape": [H, W, 1],
-            "names": CAM,
-            "info": {"is_depth_map": True},
-        },
-        "observation.images.depth_png": {
-            "dtype": "image",
-            "shape": [H, W, 1],
-            "names": CAM,
-            "info": {"is_depth_map": True},
-        },
-    }
+    feats = depth_features(H, W, video="depth", image="depth_png")
     root = tmp_path / "ds"
     with DatasetWriter.create(root, fps=10, features=feats) as w:
         for i in range(6):
