@@ -241,18 +241,23 @@ def test_edits_of_a_url_write_a_local_output_and_never_in_place(
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "--in-place" in res.stderr, res.stderr
 
 
+def _uploaded_copy(src: Path, tmp_path: Path, name: str) -> tuple[Path, str, dict[str, str]]:
+    """A private copy of ``src`` uploaded to its own S3 prefix, and the env giving the CLI its own scratch."""
+    import shutil
+
+    local = tmp_path / name
+    shutil.copytree(src, local)
+    url = f"s3://robopipe/{name}-{tmp_path.name}"
+    upload_tree(local, url)
+    return local, url, {"ROBOPIPE_SCRATCH": str(tmp_path / "scratch")}
+
+
 def test_stats_of_a_url_fetch_only_what_they_read_and_equal_the_local_run(
     remote: dict[str, Any], tmp_path: Path
 ) -> None:
-    import shutil
-
     from robopipe.storage import materialize
 
-    local = tmp_path / "local"
-    shutil.copytree(remote["local"], local)
-    url = f"s3://robopipe/stats-{tmp_path.name}"
-    upload_tree(local, url)
-    env = {"ROBOPIPE_SCRATCH": str(tmp_path / "scratch")}
+    local, url, env = _uploaded_copy(remote["local"], tmp_path, "stats")
     res = cli(["stats", url, "--no-images", "--workers", "0"], remote["proxy"], **env)
     assert res.returncode == 0, res.stderr
     assert b"/videos/" not in remote["proxy"].requests  # --no-images: no mp4 is fetched
@@ -330,15 +335,9 @@ def test_frames_of_one_episode_read_a_fraction_of_a_large_mp4(
 def test_quality_of_a_url_equals_the_local_run_and_is_published_back(
     small: dict[str, Any], remote: dict[str, Any], tmp_path: Path
 ) -> None:
-    import shutil
-
     from robopipe.storage import materialize
 
-    local = tmp_path / "one"
-    shutil.copytree(small["one"], local)
-    url = f"s3://robopipe/quality-{tmp_path.name}"
-    upload_tree(local, url)
-    env = {"ROBOPIPE_SCRATCH": str(tmp_path / "scratch")}
+    local, url, env = _uploaded_copy(small["one"], tmp_path, "quality")
     res_url = cli(["quality", url, "--json", "--workers", "0"], remote["proxy"], **env)
     res_local = cli(["quality", str(local), "--json", "--workers", "0"], remote["proxy"], **env)
     assert res_url.returncode == res_local.returncode, res_url.stderr + res_local.stderr
