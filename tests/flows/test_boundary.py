@@ -84,7 +84,7 @@ def test_unknown_option_is_one_line_exit_2(dataset: Path, capsys: pytest.Capture
 def test_unexpected_exception_is_an_internal_error_line(
     dataset: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import robopipe.format.reader as reader
+    import robopipe.format.describe as reader
 
     def broken(_: object) -> dict[str, object]:
         raise RuntimeError("boom\nsecond line")
@@ -98,7 +98,7 @@ def test_unexpected_exception_is_an_internal_error_line(
 def test_keyboard_interrupt_exits_130_with_one_line(
     dataset: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import robopipe.format.reader as reader
+    import robopipe.format.describe as reader
 
     def interrupted(_: object) -> dict[str, object]:
         raise KeyboardInterrupt
