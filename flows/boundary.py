@@ -96,9 +96,11 @@ def cli_logging(verbose: bool) -> Iterator[None]:
     handler.setLevel(logging.INFO)
     if not verbose:
         handler.addFilter(_QuietConsole())
-    saved_env = {k: os.environ.get(k) for k in QUIET_CHILD_ENV}
+    saved_env = {k: os.environ.get(k) for k in (*QUIET_CHILD_ENV, "ROBOPIPE_TRACEBACKS")}
     if not verbose:
         os.environ.update({k: os.environ.get(k) or v for k, v in QUIET_CHILD_ENV.items()})
+    else:  # run logs (tasks.logfilter) keep user errors' tracebacks too
+        os.environ["ROBOPIPE_TRACEBACKS"] = "1"
     loggers = [root, *(logging.getLogger(n) for n in (*QUIET_LOGGERS, *OPERATOR_LOGGERS))]
     saved = [lg.level for lg in loggers]
     root.addHandler(handler)
