@@ -315,8 +315,8 @@ def convert_shard(plan: ConversionPlan, index: int) -> ShardResult:
     )
     failures: list[dict[str, Any]] = []
     episodes = frames = 0
-    reader = open_reader(plan.request.source)
     stop = None if shard.stop >= 1 << 62 else shard.stop
+    reader = open_reader(plan.request.source, span=(shard.start, stop))  # a URL source: only its files
     with writer:
         for item in reader.read(shard.start, stop):
             if isinstance(item, EpisodeFailure):

@@ -24,6 +24,7 @@ from robopipe.convert.source import (
     SourceDescription,
     SourceEpisode,
     SourceField,
+    SourceParts,
     SourceSpec,
 )
 from robopipe.errors import ConversionError
@@ -257,6 +258,37 @@ class RldsReader:
                 metadata={k: v for k, v in meta.items() if k in self._fields},
             )
             i += 1
+
+
+def rlds_metadata(rel: str) -> bool:
+    """TFDS metadata (``dataset_info.json``, ``features.json``, label ``*.txt`` files), never a TFRecord and
+    nothing under an ``incomplete.*`` dir (TFDS mid-write)."""
+    parts = rel.split("/")
+    return parts[-1].endswith((".json", ".txt")) and not any(
+        p.startswith(("incomplete.", ".")) for p in parts
+    )
+
+
+def rlds_shard_files(meta: Path, spec: SourceSpec, start: int, stop: int | None) -> set[str]:
+    """The TFRecord files (relative to ``meta``'s root) holding episodes ``[start, stop)`` of the splits read,
+    from each split's ``shard_lengths`` and file names in ``dataset_info.json``; TFDS split slicing
+    (``train[a:b]``) then opens only those."""
+    reader = RldsReader(meta, split=spec.split)
+    base = reader.path.relative_to(Path(meta))
+    total = sum(n for _, n in reader.splits)
+    out: set[str] = set()
+    for split, a, b, _ in reader._ranges(start, total if stop is None else min(stop, total)):
+        s = reader._builder.info.splits[split]
+        first = 0
+        for fname, n in zip(s.filepaths, s.shard_lengths):
+            if first < b and a < first + int(n):
+                out.add((base / Path(str(fname)).name).as_posix())
+            first += int(n)
+    return out
+
+
+#: A URL source fetches its metadata, then per shard only the TFRecord files of its episode range.
+RLDS_PARTS = SourceParts(metadata=rlds_metadata, shard=rlds_shard_files)
 
 
 def open_rlds(spec: SourceSpec) -> RldsReader:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -152,6 +153,24 @@ READERS: dict[str, str] = {
     "zarr": "robopipe.convert.zarr_source:open_zarr",
 }
 
+
+@dataclass(frozen=True)
+class SourceParts:
+    """Which files of a source a reader needs, so a URL source is fetched in parts (registered per kind in
+    :data:`SOURCE_PARTS`): the planner fetches ``metadata`` only, a shard unit that plus ``shard``'s files."""
+
+    #: relative path (under the source URL) -> needed by every reader of the source (small files only)
+    metadata: Callable[[str], bool]
+    #: (local folder holding the metadata, spec, start, stop) -> relative paths the range ``[start, stop)`` reads
+    shard: Callable[[Path, SourceSpec, int, int | None], set[str]]
+
+
+#: Formats fetched per shard from a URL: ``kind -> "module:attribute"`` of a :class:`SourceParts`. A kind
+#: missing here is materialized whole (once per machine). Add one with :func:`register_parts`.
+SOURCE_PARTS: dict[str, str] = {
+    "rlds": "robopipe.convert.rlds:RLDS_PARTS",
+}
+
 #: Readers that resample onto the output fps grid: the plan gives them its fps and the keys the mapping uses.
 RESAMPLING_KINDS = frozenset({"ros", "mcap"})
 
@@ -163,16 +182,46 @@ def register_reader(kind: str, factory: str) -> None:
     READERS[kind] = factory
 
 
-def open_reader(spec: SourceSpec) -> SourceReader:
-    """The reader for ``spec``, from the :data:`READERS` registry."""
+def register_parts(kind: str, target: str) -> None:
+    """Register the :class:`SourceParts` (``"module:attribute"``) of a source format."""
+    if not kind or ":" not in target:
+        raise ConfigError(f"expected a kind and a 'module:attribute' target, got {kind!r} -> {target!r}")
+    SOURCE_PARTS[kind] = target
+
+
+def _load(target: str) -> Any:
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def local_source(spec: SourceSpec, span: tuple[int, int | None] | None = None) -> Path:
+    """A local folder/file standing for the URL source ``spec.path`` (this machine's scratch, reused).
+
+    A format with :data:`SOURCE_PARTS` is fetched in parts: its metadata only (``span`` None: the planner),
+    or its metadata plus the files the episode range ``span`` reads (a shard unit). Other formats whole."""
+    from robopipe.storage import materialize
+    from robopipe.storage.parts import fetch_metadata, fetch_parts
+
+    target = SOURCE_PARTS.get(spec.kind)
+    if target is None:
+        return materialize(spec.path)
+    parts: SourceParts = _load(target)
+    meta, meta_files = fetch_metadata(spec.path, parts.metadata)
+    if span is None:
+        return meta
+    return fetch_parts(spec.path, meta_files | parts.shard(meta, spec, *span))
+
+
+def open_reader(spec: SourceSpec, span: tuple[int, int | None] | None = None) -> SourceReader:
+    """The reader for ``spec``, from the :data:`READERS` registry. A URL source is read from a local copy
+    (:func:`local_source`): ``span`` is the episode range the caller reads, None for planning."""
     target = READERS.get(spec.kind)
     if target is None:
         raise ConfigError(f"unknown source kind {spec.kind!r}; expected one of {sorted(READERS)}")
     if spec.kind != "hook":
-        from robopipe.storage import is_url, materialize
+        from robopipe.storage import is_url
 
-        if is_url(spec.path):  # object storage: read a local copy (this machine's scratch, reused)
-            spec = spec.model_copy(update={"path": str(materialize(spec.path))})
-    module, _, name = target.partition(":")
-    factory: ReaderFactory = getattr(importlib.import_module(module), name)
+        if is_url(spec.path):
+            spec = spec.model_copy(update={"path": str(local_source(spec, span))})
+    factory: ReaderFactory = _load(target)
     return factory(spec)

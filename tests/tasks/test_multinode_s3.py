@@ -214,6 +214,16 @@ def test_convert_s3_to_s3_on_two_workers_survives_a_killed_worker(
     assert fa.keys() == fb.keys() and fa
     for k in fa:
         assert len(fa[k]) == len(fb[k]) and all(np.array_equal(x, y) for x, y in zip(fa[k], fb[k])), k
-    # the workers read the source from S3 into their own scratch folders (not the client's copy)
-    assert all(list((tmp_path / f"worker-{i}" / "materialized").iterdir()) for i in range(2))
+    # the workers read the source from S3 into their own scratch folders (not the client's copy), each shard
+    # unit only the tfrecord files of its episodes: no worker fetched the whole source
+    # (the killed worker may have died before its first fetch; the one that survived may have read every file)
+    records = {p.name for p in fx.version_dir.glob("*.tfrecord*")}
+    copies = []
+    for i in range(2):
+        assert not (tmp_path / f"worker-{i}" / "materialized").exists()
+        parts = tmp_path / f"worker-{i}" / "parts"
+        copies += [{p.name for p in d.rglob("*.tfrecord*")} for d in parts.glob("*") if d.is_dir()]
+    units = [c for c in copies if c]  # the others: metadata-only copies
+    assert len(units) >= 4 and all(c < records for c in units), copies
+    assert set().union(*units) == records
     shutil.rmtree(client_scratch, ignore_errors=True)

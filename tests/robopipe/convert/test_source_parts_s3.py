@@ -1,0 +1,180 @@
+"""A conversion source on a real S3 server (SeaweedFS) is fetched per shard, counted by a relay in front of it.
+
+The planner downloads the source's metadata only; each of 4 shard units downloads the metadata plus the
+TFRecord files of its own episode range, so the 4 shards together download about one source, not 4; the
+result equals the conversion of the local source (data byte for byte, video frame for frame).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+
+from robopipe.convert.engine import (
+    ConvertRequest,
+    EncoderOptions,
+    convert_shard,
+    plan_conversion,
+    prepare_work_dir,
+    run_conversion,
+)
+from robopipe.convert.source import SourceSpec, local_source
+from robopipe.errors import CorruptFileError, UnsafePathError
+from robopipe.storage import upload_tree
+from robopipe.storage.parts import fetch_metadata, fetch_parts
+from tests.fixtures.s3_server import CountingProxy, seaweedfs
+
+pytestmark = [pytest.mark.integration]
+
+ENC = EncoderOptions(codec="h264", crf=20, preset="ultrafast")
+SLACK = 32 << 10  # listings, HTTP headers and the stamp checks of one unit (measured: ~7 kB)
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    with seaweedfs(tmp_path_factory.mktemp("weed")) as env:
+        yield env
+
+
+@pytest.fixture(scope="module")
+def source(s3: dict[str, str], rlds_factory: Any) -> Iterator[dict[str, Any]]:
+    """An 8-episode RLDS source of 4 TFRecord files (2 episodes each) at ``s3://robopipe/src``."""
+    fx = rlds_factory("oxe", train=8, val=0, steps=24, num_shards=4)
+    records = sorted(p.name for p in fx.version_dir.glob("*.tfrecord*"))
+    assert len(records) == 4
+    url = "s3://robopipe/src/toy_oxe"
+    upload_tree(fx.version_dir.parent, url)  # <name>/<version>/: the reader finds the version dir itself
+    port = int(s3["FSSPEC_S3_ENDPOINT_URL"].rsplit(":", 1)[1])
+    sizes = {p.name: p.stat().st_size for p in fx.version_dir.iterdir() if p.is_file()}
+    with CountingProxy(port) as proxy:
+        yield {"fx": fx, "url": url, "proxy": proxy, "records": records, "sizes": sizes}
+
+
+@pytest.fixture
+def via_proxy(source: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> CountingProxy:
+    import fsspec
+
+    proxy: CountingProxy = source["proxy"]
+    conf = {**fsspec.config.conf.get("s3", {}), "endpoint_url": f"http://127.0.0.1:{proxy.port}"}
+    monkeypatch.setitem(fsspec.config.conf, "s3", conf)
+    proxy.reset()
+    return proxy
+
+
+def request(path: str, out: Path) -> ConvertRequest:
+    return ConvertRequest(source=SourceSpec(kind="rlds", path=path), out=out, fps=10, shards=4, encoder=ENC)
+
+
+def data_bytes(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "data").rglob("*.parquet"))}
+
+
+def frames(root: Path) -> dict[str, list[np.ndarray]]:
+    out = {}
+    for p in sorted((root / "videos").rglob("*.mp4")):
+        with av.open(str(p)) as c:
+            out[str(p.relative_to(root))] = [
+                f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])
+            ]
+    return out
+
+
+def fetched_records(scratch: Path) -> list[set[str]]:
+    """The TFRecord names of each partial copy in ``scratch``."""
+    return [
+        {p.name for p in d.rglob("*.tfrecord*")} for d in sorted((scratch / "parts").iterdir()) if d.is_dir()
+    ]
+
+
+def test_each_shard_fetches_only_its_tfrecords_and_the_result_equals_the_local_run(
+    source: dict[str, Any], via_proxy: CountingProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch = tmp_path / "scratch"
+    monkeypatch.setenv("ROBOPIPE_SCRATCH", str(scratch))
+    sizes, records = source["sizes"], source["records"]
+    meta = sum(n for name, n in sizes.items() if name.endswith(".json"))
+    whole = sum(sizes.values())
+
+    plan = plan_conversion(request(source["url"], tmp_path / "s3"))
+    planned = via_proxy.received
+    assert [(s.start, s.stop) for s in plan.shards] == [(0, 2), (2, 4), (4, 6), (6, 8)]
+    assert planned <= meta + SLACK < whole  # the planner: metadata and listings, no TFRecord
+    assert fetched_records(scratch) == [set()]
+    assert not (scratch / "materialized").exists()  # nothing was copied whole
+
+    todo = prepare_work_dir(plan)
+    per_shard = []
+    for i in todo:
+        via_proxy.reset()
+        convert_shard(plan, i)
+        per_shard.append(via_proxy.received)
+        assert per_shard[-1] <= sizes[records[i]] + 2 * meta + SLACK, (i, per_shard)
+        assert per_shard[-1] < sizes[records[i]] + whole / 2  # never the whole source
+    copies = fetched_records(scratch)
+    assert sorted(map(sorted, copies)) == sorted([[]] + [[r] for r in records])  # one TFRecord per shard
+    assert planned + sum(per_shard) < 2 * whole  # about one source in total (metadata per unit), not 4
+
+    report = run_conversion(request(source["url"], tmp_path / "s3"))  # the shards are done: merges only
+    assert (report.episodes, report.shards_skipped) == (8, 4)
+    local = run_conversion(request(str(source["fx"].version_dir), tmp_path / "local"))
+    assert local.episodes == 8
+    a, b = tmp_path / "local", tmp_path / "s3"
+    assert data_bytes(a) == data_bytes(b) and data_bytes(a)
+    assert (a / "meta/stats.json").read_bytes() == (b / "meta/stats.json").read_bytes()
+    fa, fb = frames(a), frames(b)
+    assert fa.keys() == fb.keys() and fa
+    for k in fa:
+        assert len(fa[k]) == len(fb[k]) and all(np.array_equal(x, y) for x, y in zip(fa[k], fb[k])), k
+
+
+def test_a_range_across_files_fetches_each_file_it_reads_once(
+    source: dict[str, Any], via_proxy: CountingProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROBOPIPE_SCRATCH", str(tmp_path / "scratch"))
+    spec = SourceSpec(kind="rlds", path=source["url"])
+    local = local_source(spec, (1, 5))  # episodes 1..4: the ends of file 0 and file 2, all of file 1
+    assert sorted(p.name for p in local.rglob("*.tfrecord*")) == source["records"][:3]
+    assert sorted(p.name for p in local_source(spec, (7, None)).rglob("*.tfrecord*")) == source["records"][3:]
+
+
+def test_metadata_is_size_capped_and_paths_stay_under_the_url(
+    source: dict[str, Any], s3: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from robopipe.format import info
+
+    monkeypatch.setenv("ROBOPIPE_SCRATCH", str(tmp_path / "scratch"))
+    monkeypatch.setattr("robopipe.storage.parts.MAX_JSON_BYTES", 100)
+    with pytest.raises(CorruptFileError, match=r"dataset_info\.json: \d+ bytes, over the 100 bytes allowed"):
+        fetch_metadata(source["url"], lambda rel: rel.endswith(".json"))
+    assert info.MAX_JSON_BYTES > 100  # only this module's cap was lowered
+    with pytest.raises(UnsafePathError):
+        fetch_parts(source["url"], {"../other/secret.json"})
+    with pytest.raises(UnsafePathError):
+        fetch_parts(source["url"], {"1.0.0/../../x"})
+    assert not (tmp_path / "scratch" / "parts").exists()
+
+
+def test_a_hostile_file_name_in_dataset_info_is_refused(
+    source: dict[str, Any], s3: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A TFRecord name from dataset_info.json is joined under the version dir and checked like any path."""
+    monkeypatch.setenv("ROBOPIPE_SCRATCH", str(tmp_path / "scratch"))
+    bad = tmp_path / "bad" / "toy_oxe" / "1.0.0"
+    bad.mkdir(parents=True)
+    version = source["fx"].version_dir
+    for name in ("features.json", "dataset_info.json"):
+        (bad / name).write_bytes((version / name).read_bytes())
+    doc = json.loads((bad / "dataset_info.json").read_text())
+    assert doc["splits"][0]["filepathTemplate"]
+    doc["splits"][0]["filepathTemplate"] = ".."
+    (bad / "dataset_info.json").write_text(json.dumps(doc))
+    upload_tree(bad.parent, "s3://robopipe/bad/toy_oxe")
+    with pytest.raises(UnsafePathError, match=r"'1\.0\.0/\.\.' must not contain '\.\.'"):
+        local_source(SourceSpec(kind="rlds", path="s3://robopipe/bad/toy_oxe"), (0, 2))
+    assert not list((tmp_path / "scratch").rglob("*.tfrecord*"))
