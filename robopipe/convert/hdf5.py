@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,12 @@ from robopipe.convert.source import (
     SourceDescription,
     SourceEpisode,
     SourceField,
+    SourceParts,
     SourceSpec,
     encoded_image_shape,
 )
 from robopipe.errors import ConversionError
+from robopipe.format import safepath
 
 _NUM = re.compile(r"(\d+)")
 
@@ -108,14 +110,18 @@ def _read(group: h5py.Group, fields: dict[str, SourceField]) -> tuple[dict[str, 
 class Hdf5Reader:
     """:class:`SourceReader` for a folder of ``episode_*.hdf5`` files or one robomimic ``.hdf5`` file."""
 
-    def __init__(self, path: Path, task: str | None = None) -> None:
+    def __init__(self, path: Path, task: str | None = None, episode_files: list[str] | None = None) -> None:
         self.path = Path(path)
         self.task = task
         if self.path.is_dir():
-            self.files = sorted(
-                (p for p in self.path.iterdir() if p.suffix in (".hdf5", ".h5")),
-                key=lambda p: natural_key(p.name),
-            )
+            if episode_files is not None:  # a partial copy (a URL source): the names of every episode file
+                names = [safepath.check_component(n, "episode file") for n in episode_files]
+                self.files = [self.path / n for n in names]
+            else:
+                self.files = sorted(
+                    (p for p in self.path.iterdir() if p.suffix in (".hdf5", ".h5")),
+                    key=lambda p: natural_key(p.name),
+                )
             if not self.files:
                 raise ConversionError(f"{self.path}: no *.hdf5 / *.h5 files")
             self.layout = "aloha"
@@ -135,11 +141,13 @@ class Hdf5Reader:
     def _describe_first(self) -> dict[str, SourceField]:
         fields: dict[str, SourceField] = {}
         try:
-            with h5py.File(self.files[0], "r") as f:
+            # the first episode file present (a shard's partial copy holds only its own episodes)
+            first = next((p for p in self.files if p.is_file()), self.files[0])
+            with h5py.File(first, "r") as f:
                 g = f if self.layout == "aloha" else f["data"][self.demos[0]]
                 _walk(g, "", _length(g), fields)
         except OSError as exc:
-            raise ConversionError(f"{self.files[0]}: unreadable HDF5 file: {exc}") from exc
+            raise ConversionError(f"{first}: unreadable HDF5 file: {exc}") from exc
         if self.layout == "robomimic":
             info = self._data_attrs.get("problem_info")
             if info is not None:  # LIBERO: language instruction lives in data.attrs["problem_info"]
@@ -199,6 +207,33 @@ def _libero_language(problem_info: Any) -> str:
         return str(json.loads(text).get("language_instruction", ""))
     except (ValueError, AttributeError):
         return ""
+
+
+def _episode_names(listing: dict[str, int]) -> list[str]:
+    """The episode files of a folder listing, in the reader's order (top level ``*.hdf5`` / ``*.h5``)."""
+    names = [rel for rel in listing if "/" not in rel and rel.endswith((".hdf5", ".h5"))]
+    return sorted(names, key=natural_key)
+
+
+def hdf5_options(listing: dict[str, int]) -> dict[str, Any]:
+    return {"episode_files": _episode_names(listing)}
+
+
+def hdf5_plan_files(listing: dict[str, int]) -> set[str]:
+    """Describing a folder reads its first episode file."""
+    return set(_episode_names(listing)[:1])
+
+
+def hdf5_shard_files(
+    listing: dict[str, int], planned: Callable[[], Path], spec: SourceSpec, start: int, stop: int | None
+) -> set[str]:
+    """The episode files ``[start, stop)`` (one file per episode)."""
+    return set(_episode_names(listing)[start:stop])
+
+
+#: A URL folder of episode files: the planner fetches the first, a shard its own. A single (robomimic) file is
+#: fetched whole.
+HDF5_PARTS = SourceParts(plan=hdf5_plan_files, shard=hdf5_shard_files, options=hdf5_options, plan_cap=None)
 
 
 def open_hdf5(spec: SourceSpec) -> Hdf5Reader:

@@ -11,7 +11,7 @@ corrupt image fails only its episode.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from robopipe.convert.source import (
     SourceSpec,
 )
 from robopipe.errors import ConversionError
+from robopipe.format.info import MAX_JSON_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -269,14 +270,22 @@ def rlds_metadata(rel: str) -> bool:
     )
 
 
-def rlds_shard_files(meta: Path, spec: SourceSpec, start: int, stop: int | None) -> set[str]:
-    """The TFRecord files (relative to ``meta``'s root) holding episodes ``[start, stop)`` of the splits read,
-    from each split's ``shard_lengths`` and file names in ``dataset_info.json``; TFDS split slicing
-    (``train[a:b]``) then opens only those."""
+def rlds_plan_files(listing: dict[str, int]) -> set[str]:
+    """The TFDS metadata files of a source listing (what describing it reads)."""
+    return {rel for rel in listing if rlds_metadata(rel)}
+
+
+def rlds_shard_files(
+    listing: dict[str, int], planned: Callable[[], Path], spec: SourceSpec, start: int, stop: int | None
+) -> set[str]:
+    """The metadata plus the TFRecord files holding episodes ``[start, stop)`` of the splits read, from each
+    split's ``shard_lengths`` and file names in ``dataset_info.json``; TFDS split slicing (``train[a:b]``) then
+    opens only those."""
+    meta = planned()
     reader = RldsReader(meta, split=spec.split)
-    base = reader.path.relative_to(Path(meta))
+    base = reader.path.relative_to(meta)
     total = sum(n for _, n in reader.splits)
-    out: set[str] = set()
+    out = rlds_plan_files(listing)
     for split, a, b, _ in reader._ranges(start, total if stop is None else min(stop, total)):
         s = reader._builder.info.splits[split]
         first = 0
@@ -287,8 +296,8 @@ def rlds_shard_files(meta: Path, spec: SourceSpec, start: int, stop: int | None)
     return out
 
 
-#: A URL source fetches its metadata, then per shard only the TFRecord files of its episode range.
-RLDS_PARTS = SourceParts(metadata=rlds_metadata, shard=rlds_shard_files)
+#: A URL source: the planner fetches the metadata, a shard that plus the TFRecord files of its episode range.
+RLDS_PARTS = SourceParts(plan=rlds_plan_files, shard=rlds_shard_files, plan_cap=MAX_JSON_BYTES)
 
 
 def open_rlds(spec: SourceSpec) -> RldsReader:

@@ -157,18 +157,23 @@ READERS: dict[str, str] = {
 @dataclass(frozen=True)
 class SourceParts:
     """Which files of a source a reader needs, so a URL source is fetched in parts (registered per kind in
-    :data:`SOURCE_PARTS`): the planner fetches ``metadata`` only, a shard unit that plus ``shard``'s files."""
+    :data:`SOURCE_PARTS`). Every callable gets the URL's listing (relative path -> size)."""
 
-    #: relative path (under the source URL) -> needed by every reader of the source (small files only)
-    metadata: Callable[[str], bool]
-    #: (local folder holding the metadata, spec, start, stop) -> relative paths the range ``[start, stop)`` reads
-    shard: Callable[[Path, SourceSpec, int, int | None], set[str]]
+    #: listing -> the files the planner reads to describe the source
+    plan: Callable[[dict[str, int]], set[str]]
+    #: (listing, fetch of the plan files, spec, start, stop) -> every file the episode range ``[start, stop)`` reads
+    shard: Callable[[dict[str, int], Callable[[], Path], SourceSpec, int, int | None], set[str]]
+    #: listing -> reader options (e.g. the ordered episode files, so a partial copy keeps the indices)
+    options: Callable[[dict[str, int]], dict[str, Any]] | None = None
+    #: size cap of each plan file (metadata), None for plan files that are episodes themselves
+    plan_cap: int | None = None
 
 
 #: Formats fetched per shard from a URL: ``kind -> "module:attribute"`` of a :class:`SourceParts`. A kind
 #: missing here is materialized whole (once per machine). Add one with :func:`register_parts`.
 SOURCE_PARTS: dict[str, str] = {
     "rlds": "robopipe.convert.rlds:RLDS_PARTS",
+    "hdf5": "robopipe.convert.hdf5:HDF5_PARTS",
 }
 
 #: Readers that resample onto the output fps grid: the plan gives them its fps and the keys the mapping uses.
@@ -194,22 +199,30 @@ def _load(target: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def local_source(spec: SourceSpec, span: tuple[int, int | None] | None = None) -> Path:
-    """A local folder/file standing for the URL source ``spec.path`` (this machine's scratch, reused).
+def local_source(spec: SourceSpec, span: tuple[int, int | None] | None = None) -> tuple[Path, dict[str, Any]]:
+    """(local folder/file standing for the URL source ``spec.path``, reader options found on the way), in this
+    machine's scratch and reused while unchanged.
 
-    A format with :data:`SOURCE_PARTS` is fetched in parts: its metadata only (``span`` None: the planner),
-    or its metadata plus the files the episode range ``span`` reads (a shard unit). Other formats whole."""
-    from robopipe.storage import materialize
-    from robopipe.storage.parts import fetch_metadata, fetch_parts
+    A format with :data:`SOURCE_PARTS` is fetched in parts: what its planner reads (``span`` None), or the
+    files the episode range ``span`` reads (a shard unit). Other formats, ``file://`` URLs and single-file
+    URLs are used whole."""
+    from robopipe.storage.parts import fetch_parts, fetch_whole, source_listing
 
     target = SOURCE_PARTS.get(spec.kind)
-    if target is None:
-        return materialize(spec.path)
+    listing = None if target is None else source_listing(spec.path)
+    if target is None or listing is None:
+        return fetch_whole(spec.path), {}
     parts: SourceParts = _load(target)
-    meta, meta_files = fetch_metadata(spec.path, parts.metadata)
+    found = parts.options(listing) if parts.options else {}
+    spec = spec.model_copy(update={"options": {**found, **spec.options}})
+    plan_files = parts.plan(listing)
+
+    def planned() -> Path:
+        return fetch_parts(spec.path, plan_files, cap=parts.plan_cap)
+
     if span is None:
-        return meta
-    return fetch_parts(spec.path, meta_files | parts.shard(meta, spec, *span))
+        return planned(), found
+    return fetch_parts(spec.path, parts.shard(listing, planned, spec, *span)), found
 
 
 def open_reader(spec: SourceSpec, span: tuple[int, int | None] | None = None) -> SourceReader:
@@ -222,6 +235,7 @@ def open_reader(spec: SourceSpec, span: tuple[int, int | None] | None = None) ->
         from robopipe.storage import is_url
 
         if is_url(spec.path):
-            spec = spec.model_copy(update={"path": str(local_source(spec, span))})
+            local, found = local_source(spec, span)
+            spec = spec.model_copy(update={"path": str(local), "options": {**found, **spec.options}})
     factory: ReaderFactory = _load(target)
     return factory(spec)

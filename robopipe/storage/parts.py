@@ -1,7 +1,7 @@
 """Only the files of a conversion source that a reader needs, fetched from a URL (core layer).
 
-A planner needs a source's metadata (TFDS ``dataset_info.json``, ...); a shard unit needs that plus the files its
-episode range reads. Which files those are is the reader's knowledge (``robopipe.convert.source.SOURCE_PARTS``);
+A planner needs a source's metadata (TFDS ``dataset_info.json``, ...); a shard unit needs the files its episode
+range reads. Which files those are is the reader's knowledge (``robopipe.convert.source.SOURCE_PARTS``);
 fetching them is this module's: every chosen path comes from the URL's own listing, is checked to stay under it
 (:meth:`RemoteRoot.path`), metadata files are size-capped before download, and the copy is made by
 :func:`~robopipe.storage.urls.materialize` (``files=``) in this machine's scratch, reused while unchanged.
@@ -11,13 +11,12 @@ fetching them is this module's: every chosen path comes from the URL's own listi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from robopipe.errors import CorruptFileError, DatasetNotFoundError
-from robopipe.format.info import MAX_JSON_BYTES
 from robopipe.storage.remote import RemoteRoot
-from robopipe.storage.urls import materialize, scratch_dir
+from robopipe.storage.urls import fetch_file, materialize, scratch_dir
 
 
 def _in_place(remote: RemoteRoot) -> bool:
@@ -25,34 +24,49 @@ def _in_place(remote: RemoteRoot) -> bool:
     return "file" in protocols
 
 
-def fetch_metadata(url: str, wanted: Callable[[str], bool]) -> tuple[Path, set[str]]:
-    """(local folder, relative paths) of the files at ``url`` that ``wanted`` picks, each at most
-    :data:`MAX_JSON_BYTES` (refused before download otherwise). Nothing else is fetched."""
+def source_listing(url: str) -> dict[str, int] | None:
+    """relative path -> size of every file under the folder at ``url``; None when the URL is used whole: a
+    ``file://`` URL (read in place) or a single file (see :func:`fetch_whole`)."""
     remote = RemoteRoot(url)
     if _in_place(remote):
-        return Path(remote.base), set()
-    files = {rel for rel in remote.listing if wanted(rel)}
-    if not files:
-        raise DatasetNotFoundError(f"{remote}: no source metadata files at this URL")
-    for rel in sorted(files):
-        remote.path(rel, "source metadata file")
-        if remote.listing[rel] > MAX_JSON_BYTES:
-            raise CorruptFileError(
-                f"{remote.where(rel)}: {remote.listing[rel]} bytes, over the {MAX_JSON_BYTES} bytes allowed "
-                "for a source metadata file"
-            )
-    return fetch_parts(url, files), files
+        return None
+    listing = remote.listing
+    if not listing:
+        with remote._errors():
+            single = remote.fs.isfile(remote.base)
+        if not single:
+            raise DatasetNotFoundError(f"{remote}: nothing at this URL")
+        return None
+    return listing
 
 
-def fetch_parts(url: str, files: Iterable[str]) -> Path:
-    """A local folder holding ``files`` (relative to ``url``; those absent at the URL are left out, so the
-    reader reports them as it would locally). One folder per file set: shards of one machine never share
+def fetch_whole(url: str) -> Path:
+    """A local copy of the whole source at ``url``: a folder materialized, a single file fetched, ``file://``
+    used in place."""
+    remote = RemoteRoot(url)
+    if _in_place(remote):
+        return materialize(url)
+    with remote._errors():
+        single = remote.fs.isfile(remote.base)
+    return fetch_file(url) if single else materialize(url)
+
+
+def fetch_parts(url: str, files: Iterable[str], *, cap: int | None = None) -> Path:
+    """A local folder holding ``files`` (relative to ``url``), each checked to stay under the URL and, with
+    ``cap``, refused before download when larger. One folder per file set: shards of one machine never share
     (or replace) each other's copies."""
     remote = RemoteRoot(url)
     if _in_place(remote):
         return Path(remote.base)
     chosen = sorted(set(files))
+    if not chosen:
+        raise DatasetNotFoundError(f"{remote}: none of the source files a reader needs are at this URL")
     for rel in chosen:
         remote.path(rel, "source file")  # confined under the URL
+        if cap is not None and remote.size(rel) > cap:
+            raise CorruptFileError(
+                f"{remote.where(rel)}: {remote.size(rel)} bytes, over the {cap} bytes allowed for a source "
+                "metadata file"
+            )
     key = hashlib.sha256("\n".join([remote.label, *chosen]).encode()).hexdigest()[:16]
     return materialize(url, into=scratch_dir() / "parts" / key, files=set(chosen))

@@ -7,6 +7,7 @@ result equals the conversion of the local source (data byte for byte, video fram
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +28,7 @@ from robopipe.convert.engine import (
 from robopipe.convert.source import SourceSpec, local_source
 from robopipe.errors import CorruptFileError, UnsafePathError
 from robopipe.storage import upload_tree
-from robopipe.storage.parts import fetch_metadata, fetch_parts
+from robopipe.storage.parts import fetch_parts
 from tests.fixtures.s3_server import CountingProxy, seaweedfs
 
 pytestmark = [pytest.mark.integration]
@@ -138,21 +139,23 @@ def test_a_range_across_files_fetches_each_file_it_reads_once(
 ) -> None:
     monkeypatch.setenv("ROBOPIPE_SCRATCH", str(tmp_path / "scratch"))
     spec = SourceSpec(kind="rlds", path=source["url"])
-    local = local_source(spec, (1, 5))  # episodes 1..4: the ends of file 0 and file 2, all of file 1
+    local, _ = local_source(spec, (1, 5))  # episodes 1..4: the ends of file 0 and file 2, all of file 1
     assert sorted(p.name for p in local.rglob("*.tfrecord*")) == source["records"][:3]
-    assert sorted(p.name for p in local_source(spec, (7, None)).rglob("*.tfrecord*")) == source["records"][3:]
+    last, _ = local_source(spec, (7, None))
+    assert sorted(p.name for p in last.rglob("*.tfrecord*")) == source["records"][3:]
 
 
 def test_metadata_is_size_capped_and_paths_stay_under_the_url(
     source: dict[str, Any], s3: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from robopipe.format import info
-
     monkeypatch.setenv("ROBOPIPE_SCRATCH", str(tmp_path / "scratch"))
-    monkeypatch.setattr("robopipe.storage.parts.MAX_JSON_BYTES", 100)
-    with pytest.raises(CorruptFileError, match=r"dataset_info\.json: \d+ bytes, over the 100 bytes allowed"):
-        fetch_metadata(source["url"], lambda rel: rel.endswith(".json"))
-    assert info.MAX_JSON_BYTES > 100  # only this module's cap was lowered
+    from robopipe.convert import rlds
+
+    monkeypatch.setattr(rlds, "RLDS_PARTS", dataclasses.replace(rlds.RLDS_PARTS, plan_cap=100))
+    with pytest.raises(
+        CorruptFileError, match=r"1\.0\.0/dataset_info\.json: 482 bytes, over the 100 bytes allowed"
+    ):
+        local_source(SourceSpec(kind="rlds", path=source["url"]))
     with pytest.raises(UnsafePathError):
         fetch_parts(source["url"], {"../other/secret.json"})
     with pytest.raises(UnsafePathError):
@@ -178,3 +181,81 @@ def test_a_hostile_file_name_in_dataset_info_is_refused(
     with pytest.raises(UnsafePathError, match=r"'1\.0\.0/\.\.' must not contain '\.\.'"):
         local_source(SourceSpec(kind="rlds", path="s3://robopipe/bad/toy_oxe"), (0, 2))
     assert not list((tmp_path / "scratch").rglob("*.tfrecord*"))
+
+
+def test_hdf5_episode_files_are_fetched_per_shard_and_equal_the_local_run(
+    s3: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ALOHA folder of 10 episode files (one corrupt): the planner fetches the first file, each shard its own;
+    the natural file order (episode_9 before episode_10) and the failed episode's index are the local run's."""
+    from tests.robopipe.convert.test_custom_sources import make_aloha
+
+    scratch = tmp_path / "scratch"
+    monkeypatch.setenv("ROBOPIPE_SCRATCH", str(scratch))
+    make_aloha(tmp_path / "aloha", episodes=11, corrupt=9)
+    upload_tree(tmp_path / "aloha", "s3://robopipe/aloha")
+    mapping = tmp_path / "aloha.yaml"
+    mapping.write_text(
+        "fps: 50\nrobot_type: aloha\ncameras: {cam_high: observations/images/cam_high}\n"
+        "state: [observations/qpos]\naction: [action]\ntask: {default: transfer the cube}\n"
+    )
+
+    def req(path: str, out: str) -> ConvertRequest:
+        return ConvertRequest(
+            source=SourceSpec(kind="hdf5", path=path),
+            out=tmp_path / out,
+            mapping=str(mapping),
+            encoder=ENC,
+            shards=4,
+        )
+
+    plan = plan_conversion(req("s3://robopipe/aloha", "s3"))
+    copies = [
+        sorted(p.name for p in d.iterdir() if p.suffix == ".hdf5") for d in (scratch / "parts").iterdir()
+    ]
+    assert copies == [["episode_0.hdf5"]]  # the planner described the first episode file only
+    remote = run_conversion(req("s3://robopipe/aloha", "s3"))
+    local = run_conversion(req(str(tmp_path / "aloha"), "local"))
+    assert [(s.start, s.stop) for s in plan.shards] == [(0, 2), (2, 5), (5, 8), (8, 11)]
+    copies = {
+        frozenset(p.name for p in d.iterdir() if p.suffix == ".hdf5") for d in (scratch / "parts").iterdir()
+    }
+    names = [f"episode_{e}.hdf5" for e in range(11)]  # natural order: episode_9 before episode_10
+    assert copies == {frozenset(names[a:b]) for a, b in [(0, 1), (0, 2), (2, 5), (5, 8), (8, 11)]}
+    assert [f["index"] for f in remote.failures] == [f["index"] for f in local.failures] == [9]
+    assert remote.episodes == local.episodes == 10
+    a, b = tmp_path / "local", tmp_path / "s3"
+    assert data_bytes(a) == data_bytes(b) and data_bytes(a)
+    fa, fb = frames(a), frames(b)
+    assert fa.keys() == fb.keys() and fa
+    for k in fa:
+        assert len(fa[k]) == len(fb[k]) and all(np.array_equal(x, y) for x, y in zip(fa[k], fb[k])), k
+
+
+def test_a_single_file_url_source_is_fetched_whole(
+    s3: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A robomimic file at a URL (no folder to list) is one file fetched whole, then read as locally."""
+    import h5py
+
+    monkeypatch.setenv("ROBOPIPE_SCRATCH", str(tmp_path / "scratch"))
+    path = tmp_path / "demo.hdf5"
+    rng = np.random.default_rng(3)
+    with h5py.File(path, "w") as f:
+        for i in range(3):
+            g = f.create_group(f"data/demo_{i}")
+            g.create_dataset("obs/state", data=rng.standard_normal((4, 3)).astype(np.float32))
+            g.create_dataset("actions", data=rng.standard_normal((4, 2)).astype(np.float32))
+    upload_tree(tmp_path, "s3://robopipe/single")  # demo.hdf5 among the test's other files
+    local, found = local_source(SourceSpec(kind="hdf5", path="s3://robopipe/single/demo.hdf5"), (0, 1))
+    assert local.read_bytes() == path.read_bytes() and found == {}
+    out = run_conversion(
+        ConvertRequest(
+            source=SourceSpec(kind="hdf5", path="s3://robopipe/single/demo.hdf5"),
+            out=tmp_path / "out",
+            fps=10,
+            shards=2,
+            encoder=ENC,
+        )
+    )
+    assert (out.episodes, out.failures) == (3, [])
