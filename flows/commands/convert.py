@@ -329,7 +329,7 @@ def hook(
 
 
 def v21(
-    src: Path,
+    src: str,
     /,
     *,
     out: Path,
@@ -342,7 +342,8 @@ def v21(
     Parameters
     ----------
     src
-        v2.1 dataset root (``meta/info.json`` with codebase_version v2.1, ``meta/episodes.jsonl``...).
+        v2.1 dataset root (``meta/info.json`` with codebase_version v2.1, ``meta/episodes.jsonl``...), or its
+        URL (``s3://``, ``hf://``, ``file://``): only ``meta/`` and the episodes' files are fetched.
     out
         Output v3.0 dataset folder (must not exist).
     data_files_size_in_mb
@@ -353,9 +354,10 @@ def v21(
         Recompute numeric per-episode stats from the data instead of carrying ``episodes_stats.jsonl`` over.
     """
     from robopipe.convert.v21 import V21ConvertRequest, convert_v21
+    from robopipe.storage import is_url
 
     req = V21ConvertRequest(
-        src=src,
+        src=src if is_url(src) else Path(src),
         out=out,
         data_files_size_in_mb=data_files_size_in_mb,
         video_files_size_in_mb=video_files_size_in_mb,

@@ -61,7 +61,7 @@ def _convert(catalog: Catalog, entry: CatalogEntry, out: Path, work: Path, execu
     if entry.format == V21:
         from robopipe.convert.v21 import V21ConvertRequest, convert_v21
 
-        convert_v21(V21ConvertRequest(src=Path(source), out=out))
+        convert_v21(V21ConvertRequest(src=source if "://" in source else Path(source), out=out))
         return
     from robopipe.convert.engine import ConvertRequest, EncoderOptions, run_conversion
     from robopipe.convert.source import SourceSpec

@@ -174,6 +174,7 @@ class SourceParts:
 SOURCE_PARTS: dict[str, str] = {
     "rlds": "robopipe.convert.rlds:RLDS_PARTS",
     "hdf5": "robopipe.convert.hdf5:HDF5_PARTS",
+    "v21": "robopipe.convert.v21:V21_PARTS",  # `convert v21`, not an engine reader
 }
 
 #: Readers that resample onto the output fps grid: the plan gives them its fps and the keys the mapping uses.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
 from robopipe.convert.assemble import DatasetAssembler, VideoSpan, probe_frames
+from robopipe.convert.source import SourceParts
 from robopipe.errors import ConversionError, CorruptFileError
 from robopipe.format import layout, safepath
 from robopipe.format.features import FeatureSpec, parse_features
@@ -42,7 +44,10 @@ class V21ConvertRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    src: Path = Field(description="LeRobot v2.1 dataset root")
+    src: Path | str = Field(
+        description="LeRobot v2.1 dataset root, or its URL (s3://, hf://, file://): then only meta/ and the "
+        "episodes' parquet/mp4 files are fetched"
+    )
     out: Path = Field(description="output v3.0 root (must not exist)")
     data_files_size_in_mb: float = Field(
         default=layout.DEFAULT_DATA_FILE_SIZE_IN_MB, gt=0, description="data file rollover"
@@ -138,6 +143,13 @@ def convert_v21(request: V21ConvertRequest) -> DatasetInfo:
 
     The output root's writer lock is held throughout (a second conversion into it is refused).
     """
+    from robopipe.storage import is_url
+
+    if is_url(str(request.src)):
+        from robopipe.convert.source import SourceSpec, local_source
+
+        local, _ = local_source(SourceSpec(kind="v21", path=str(request.src)), (0, None))
+        request = request.model_copy(update={"src": local})
     safepath.check_disjoint(request.out, [Path(request.src)], "convert output")
     with writer_lock(request.out):
         return _convert_v21(request)
@@ -232,6 +244,69 @@ def _convert_v21(request: V21ConvertRequest) -> DatasetInfo:
     out_info = asm.finalize()
     log.info("ported %s (v2.1, %d episodes) to %s (v3.0)", src, len(episodes), request.out)
     return out_info
+
+
+#: meta/*.json(l) of a v2.1 source larger than this are refused before download (``episodes_stats.jsonl`` of a
+#: 100k-episode dataset is a few hundred MB)
+MAX_META_BYTES = 1 << 30
+
+
+def v21_plan_files(listing: dict[str, int]) -> set[str]:
+    """``meta/*.json`` and ``meta/*.jsonl`` of a source listing."""
+    return {rel for rel in listing if rel.startswith("meta/") and rel.endswith((".json", ".jsonl"))}
+
+
+def v21_shard_files(
+    listing: dict[str, int], planned: Callable[[], Path], spec: Any, start: int, stop: int | None
+) -> set[str]:
+    """``meta/`` plus the parquet and mp4 files of the episodes ``[start, stop)`` of ``episodes.jsonl`` (paths
+    from info.json's templates, confined to the source root); junk and other datasets under the prefix are not
+    fetched. A missing file is left to the conversion to report."""
+    src = planned()
+    info = load_v21_info(src)
+    if not isinstance(info.get("features"), dict):
+        raise ConversionError(f"{src / layout.INFO_PATH}: 'features' must be a mapping of key -> spec")
+    vkeys = [k for k, f in v21_features(info).items() if f.is_video]
+    where = src / layout.INFO_PATH
+    chunks_size = _bounded_int(
+        info.get("chunks_size", layout.DEFAULT_CHUNK_SIZE), f"{where}: chunks_size", 1, MAX_TOTAL
+    )
+    data_tpl = info.get("data_path") or V21_DATA_PATH
+    video_tpl = info.get("video_path") or V21_VIDEO_PATH
+    rows = _jsonl(src / "meta" / "episodes.jsonl")
+    index = sorted(
+        _bounded_int(
+            _get(r, "episode_index", src / "meta/episodes.jsonl"), "episode_index", 0, safepath.MAX_INDEX
+        )
+        for r in rows
+    )
+    out = v21_plan_files(listing)
+    for e in index[start:stop]:
+        chunk = e // chunks_size
+        paths = [
+            _source_path(
+                src, data_tpl, safepath.V21_DATA_KEYS, "data_path", episode_chunk=chunk, episode_index=e
+            )
+        ]
+        paths += [
+            _source_path(
+                src,
+                video_tpl,
+                safepath.V21_VIDEO_KEYS,
+                "video_path",
+                episode_chunk=chunk,
+                video_key=k,
+                episode_index=e,
+            )
+            for k in vkeys
+        ]
+        out.update(p.relative_to(src).as_posix() for p in paths)
+    return {rel for rel in out if rel in listing}
+
+
+#: A v2.1 source at a URL: ``meta/`` first, then the per-episode files of the range (the whole range today:
+#: ``convert v21`` is one unit).
+V21_PARTS = SourceParts(plan=v21_plan_files, shard=v21_shard_files, plan_cap=MAX_META_BYTES)
 
 
 def _episode_stats(

@@ -259,3 +259,55 @@ def test_a_single_file_url_source_is_fetched_whole(
         )
     )
     assert (out.episodes, out.failures) == (3, [])
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_v21_source_fetches_meta_and_its_episode_files_only(
+    source: dict[str, Any], via_proxy: CountingProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``convert v21 s3://...``: meta/ and the episodes' parquet/mp4 files are fetched, not the junk under the
+    prefix (an unreferenced episode video, a large blob); the result equals the local port byte for byte."""
+    from flows.cli import main
+    from robopipe.convert.v21 import v21_shard_files
+    from tests.robopipe.convert.test_v21 import make_v21
+
+    monkeypatch.setenv("ROBOPIPE_SCRATCH", str(tmp_path / "scratch"))
+    src = tmp_path / "v21"
+    make_v21(src)
+    needed = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
+    video = src / "videos/chunk-000/observation.images.top"
+    (video / "episode_000099.mp4").write_bytes((video / "episode_000000.mp4").read_bytes() * 20)
+    (src / "junk").mkdir()
+    (src / "junk/blob.bin").write_bytes(b"\0" * (1 << 20))
+    upload_tree(src, "s3://robopipe/v21")
+    via_proxy.reset()
+
+    assert main(["convert", "v21", "s3://robopipe/v21", "--out", str(tmp_path / "s3")]) == 0
+    assert via_proxy.received <= needed + SLACK < 1 << 20  # the junk was never downloaded
+    assert main(["convert", "v21", str(src), "--out", str(tmp_path / "local")]) == 0
+    assert tree(tmp_path / "s3") == tree(tmp_path / "local")
+
+    listing = {p.relative_to(src).as_posix(): p.stat().st_size for p in src.rglob("*") if p.is_file()}
+    got = v21_shard_files(listing, lambda: src, None, 1, 3)
+    assert sorted(r for r in got if not r.startswith("meta/")) == [
+        "data/chunk-000/episode_000001.parquet",
+        "data/chunk-000/episode_000002.parquet",
+        "videos/chunk-000/observation.images.top/episode_000001.mp4",
+        "videos/chunk-000/observation.images.top/episode_000002.mp4",
+    ]
+
+
+def test_a_v21_template_leaving_the_source_is_refused_before_any_episode_fetch(tmp_path: Path) -> None:
+    from robopipe.convert.v21 import v21_shard_files
+    from tests.robopipe.convert.test_v21 import make_v21
+
+    src = tmp_path / "v21"
+    make_v21(src)
+    info = json.loads((src / "meta/info.json").read_text())
+    info["data_path"] = "../outside/episode_{episode_index:06d}.parquet"
+    (src / "meta/info.json").write_text(json.dumps(info))
+    with pytest.raises(UnsafePathError):
+        v21_shard_files({}, lambda: src, None, 0, None)
