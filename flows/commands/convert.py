@@ -336,6 +336,7 @@ def v21(
     data_files_size_in_mb: float = 100,
     video_files_size_in_mb: float = 200,
     recompute_stats: bool = False,
+    shards: int = 1,
 ) -> int:
     """Port a LeRobot v2.1 dataset to v3.0; videos are stream-copied (no re-encode), stats carried over.
 
@@ -352,6 +353,9 @@ def v21(
         Video file rollover size.
     recompute_stats
         Recompute numeric per-episode stats from the data instead of carrying ``episodes_stats.jsonl`` over.
+    shards
+        Port this many episode ranges separately, then merge them (a URL source: each range fetches only
+        ``meta/`` and its own episodes' files).
     """
     from robopipe.convert.v21 import V21ConvertRequest, convert_v21
     from robopipe.storage import is_url
@@ -362,6 +366,7 @@ def v21(
         data_files_size_in_mb=data_files_size_in_mb,
         video_files_size_in_mb=video_files_size_in_mb,
         recompute_stats=recompute_stats,
+        shards=shards,
     )
     info = convert_v21(req)
     print(f"{out}: LeRobot v3.0, {info.total_episodes} episodes, {info.total_frames} frames")

@@ -219,7 +219,7 @@ def local_source(spec: SourceSpec, span: tuple[int, int | None] | None = None) -
     plan_files = parts.plan(listing)
 
     def planned() -> Path:
-        return fetch_parts(spec.path, plan_files, cap=parts.plan_cap)
+        return fetch_parts(spec.path, plan_files, cap=parts.plan_cap, listing=listing)
 
     if span is None:
         return planned(), found

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from robopipe.convert.assemble import DatasetAssembler, VideoSpan, probe_frames
 from robopipe.convert.source import SourceParts
 from robopipe.errors import ConversionError, CorruptFileError
+from robopipe.execution import Executor, SerialExecutor
 from robopipe.format import layout, safepath
 from robopipe.format.features import FeatureSpec, parse_features
 from robopipe.format.info import MAX_FPS, MAX_TOTAL, DatasetInfo, read_json_file
@@ -57,6 +59,13 @@ class V21ConvertRequest(BaseModel):
     )
     recompute_stats: bool = Field(
         default=False, description="recompute per-episode stats instead of carrying them over"
+    )
+    shards: int = Field(
+        default=1,
+        ge=1,
+        le=10_000,
+        description="episode ranges ported as separate units (on the executor) and then merged; a URL source "
+        "fetches per unit only meta/ and the files of its episodes",
     )
 
 
@@ -138,24 +147,77 @@ def _source_path(src: Path, template: str, keys: frozenset[str], what: str, **va
     return safepath.inside(src, safepath.format_path(template, keys, f"{src}: {what}", **values), what)
 
 
-def convert_v21(request: V21ConvertRequest) -> DatasetInfo:
+def _local_src(request: V21ConvertRequest, span: tuple[int, int | None] | None) -> V21ConvertRequest:
+    """``request`` reading a local copy of a URL source's ``meta/`` and the files of the episodes ``span``
+    (None: ``meta/`` only)."""
+    from robopipe.storage import is_url
+
+    if not is_url(str(request.src)):
+        return request
+    from robopipe.convert.source import SourceSpec, local_source
+
+    local, _ = local_source(SourceSpec(kind="v21", path=str(request.src)), span)
+    return request.model_copy(update={"src": local})
+
+
+def convert_v21(request: V21ConvertRequest, executor: Executor | None = None) -> DatasetInfo:
     """Port ``request.src`` (v2.1) to ``request.out`` (v3.0); the source is only read.
 
-    The output root's writer lock is held throughout (a second conversion into it is refused).
+    The output root's writer lock is held throughout (a second conversion into it is refused). With
+    ``shards`` > 1 each episode range is ported into ``<out>.shards/shard-XXXXX`` as a unit on ``executor``
+    (default serial), then the shards are merged (stream copy) into ``out``.
     """
     from robopipe.storage import is_url
 
-    if is_url(str(request.src)):
-        from robopipe.convert.source import SourceSpec, local_source
-
-        local, _ = local_source(SourceSpec(kind="v21", path=str(request.src)), (0, None))
-        request = request.model_copy(update={"src": local})
-    safepath.check_disjoint(request.out, [Path(request.src)], "convert output")
+    if not is_url(str(request.src)):
+        safepath.check_disjoint(request.out, [Path(request.src)], "convert output")
+    if request.shards > 1:
+        return _convert_sharded(request, executor or SerialExecutor())
+    request = _local_src(request, (0, None))
     with writer_lock(request.out):
         return _convert_v21(request)
 
 
-def _convert_v21(request: V21ConvertRequest) -> DatasetInfo:
+def _convert_sharded(request: V21ConvertRequest, executor: Executor) -> DatasetInfo:
+    from robopipe.convert.engine import merge_shards
+    from robopipe.format.info import load_info
+
+    if (request.out / layout.INFO_PATH).exists():
+        raise ConversionError(
+            f"{request.out}: output dataset already exists; choose another --out or delete it"
+        )
+    meta = _local_src(request, None).src  # a URL source: meta/ only
+    count = len(_jsonl(Path(meta) / "meta" / "episodes.jsonl"))
+    if count == 0:
+        raise ConversionError(f"{request.src}: meta/episodes.jsonl is missing or empty")
+    n = min(request.shards, count)
+    bounds = [(count * i) // n for i in range(n + 1)]
+    work = request.out.with_name(request.out.name + ".shards")
+    if work.exists():
+        shutil.rmtree(work)  # shards of an interrupted port: redone (units are cheap stream copies)
+    units = [(i, bounds[i], bounds[i + 1]) for i in range(n)]
+    with executor.map(
+        _v21_unit, (request, work), units, weights=[b - a for _, a, b in units], label="v21-shard"
+    ) as stream:
+        roots = stream.results()
+    merge_shards(roots, request.out)
+    shutil.rmtree(work, ignore_errors=True)
+    log.info("ported %s (v2.1, %d episodes in %d shards) to %s (v3.0)", request.src, count, n, request.out)
+    return load_info(request.out)
+
+
+def _v21_unit(context: tuple[V21ConvertRequest, Path], unit: tuple[int, int, int]) -> Path:
+    """Port the episodes ``[start, stop)`` (positions in episodes.jsonl order) into the unit's shard root."""
+    request, work = context
+    index, start, stop = unit
+    out = work / f"shard-{index:05d}"
+    local = _local_src(request, (start, stop)).model_copy(update={"out": out})
+    with writer_lock(out):
+        _convert_v21(local, (start, stop))
+    return out
+
+
+def _convert_v21(request: V21ConvertRequest, span: tuple[int, int] | None = None) -> DatasetInfo:
     src = Path(request.src)
     info = load_v21_info(src)
     where = src / layout.INFO_PATH
@@ -176,6 +238,8 @@ def _convert_v21(request: V21ConvertRequest) -> DatasetInfo:
             _get(row, "episode_index", meta_dir / "episodes.jsonl"), "episode_index", 0, safepath.MAX_INDEX
         )
     episodes.sort(key=lambda row: int(row["episode_index"]))
+    if span is not None:
+        episodes = episodes[span[0] : span[1]]
     if not episodes:
         raise ConversionError(f"{src}: meta/episodes.jsonl is missing or empty")
     stats: dict[int, dict[str, Any]] = {}

@@ -51,10 +51,12 @@ def fetch_whole(url: str) -> Path:
     return fetch_file(url) if single else materialize(url)
 
 
-def fetch_parts(url: str, files: Iterable[str], *, cap: int | None = None) -> Path:
+def fetch_parts(
+    url: str, files: Iterable[str], *, cap: int | None = None, listing: dict[str, int] | None = None
+) -> Path:
     """A local folder holding ``files`` (relative to ``url``), each checked to stay under the URL and, with
-    ``cap``, refused before download when larger. One folder per file set: shards of one machine never share
-    (or replace) each other's copies."""
+    ``cap``, refused before download when larger (sizes from ``listing`` when given, else one more listing).
+    One folder per file set: shards of one machine never share (or replace) each other's copies."""
     remote = RemoteRoot(url)
     if _in_place(remote):
         return Path(remote.base)
@@ -63,10 +65,10 @@ def fetch_parts(url: str, files: Iterable[str], *, cap: int | None = None) -> Pa
         raise DatasetNotFoundError(f"{remote}: none of the source files a reader needs are at this URL")
     for rel in chosen:
         remote.path(rel, "source file")  # confined under the URL
-        if cap is not None and remote.size(rel) > cap:
+        size = listing[rel] if listing is not None and rel in listing else None
+        if cap is not None and (size := remote.size(rel) if size is None else size) > cap:
             raise CorruptFileError(
-                f"{remote.where(rel)}: {remote.size(rel)} bytes, over the {cap} bytes allowed for a source "
-                "metadata file"
+                f"{remote.where(rel)}: {size} bytes, over the {cap} bytes allowed for a source metadata file"
             )
     key = hashlib.sha256("\n".join([remote.label, *chosen]).encode()).hexdigest()[:16]
     return materialize(url, into=scratch_dir() / "parts" / key, files=set(chosen))

@@ -311,3 +311,57 @@ def test_a_v21_template_leaving_the_source_is_refused_before_any_episode_fetch(t
     (src / "meta/info.json").write_text(json.dumps(info))
     with pytest.raises(UnsafePathError):
         v21_shard_files({}, lambda: src, None, 0, None)
+
+
+def test_a_v21_source_in_4_shards_fetches_per_shard_and_equals_the_local_sharded_port(
+    source: dict[str, Any], via_proxy: CountingProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """4 units, one episode each: each unit's copy holds meta/ and its own episode's parquet and mp4; the
+    download is about one source (meta/ per unit), and the merged result equals the local sharded port byte for
+    byte and the one-shot port frame for frame."""
+    from robopipe.convert.v21 import V21ConvertRequest, convert_v21
+    from robopipe.format.reader import DatasetReader
+    from tests.robopipe.convert.test_v21 import LENGTHS, make_v21
+
+    scratch = tmp_path / "scratch"
+    monkeypatch.setenv("ROBOPIPE_SCRATCH", str(scratch))
+    src = tmp_path / "v21"
+    make_v21(src)
+    sizes = {p.relative_to(src).as_posix(): p.stat().st_size for p in src.rglob("*") if p.is_file()}
+    meta = sum(n for rel, n in sizes.items() if rel.startswith("meta/"))
+    upload_tree(src, "s3://robopipe/v21-sharded")
+    via_proxy.reset()
+
+    info = convert_v21(V21ConvertRequest(src="s3://robopipe/v21-sharded", out=tmp_path / "s3", shards=4))
+    assert info.total_episodes == 4 and info.total_frames == sum(LENGTHS)
+    assert via_proxy.received <= sum(sizes.values()) + 5 * (meta + SLACK)  # the plan's and 4 units' meta/
+    copies = {
+        frozenset(p.relative_to(d).as_posix() for p in d.rglob("*") if p.suffix in (".parquet", ".mp4"))
+        for d in (scratch / "parts").iterdir()
+    }
+    own = [
+        frozenset(
+            {
+                f"data/chunk-000/episode_{e:06d}.parquet",
+                f"videos/chunk-000/observation.images.top/episode_{e:06d}.mp4",
+            }
+        )
+        for e in range(4)
+    ]
+    assert copies == {frozenset(), *own}  # meta/ alone (the plan) and one episode per unit
+    assert not (tmp_path / "s3.shards").exists()
+
+    convert_v21(V21ConvertRequest(src=src, out=tmp_path / "local", shards=4))
+    assert tree(tmp_path / "s3") == tree(tmp_path / "local")
+    convert_v21(V21ConvertRequest(src=src, out=tmp_path / "once"))
+    a, b = DatasetReader(tmp_path / "once"), DatasetReader(tmp_path / "s3")
+    assert a.tasks == b.tasks and a.num_episodes == b.num_episodes == 4
+    for e in range(4):
+        ta, tb = a.read_episode(e).to_pandas(), b.read_episode(e).to_pandas()
+        for col in ("observation.state", "action", "task_index", "frame_index", "index"):
+            np.testing.assert_array_equal(np.stack(ta[col].to_numpy()), np.stack(tb[col].to_numpy()))
+    fa, fb = frames(tmp_path / "once"), frames(tmp_path / "s3")
+    flat_a = [f for k in sorted(fa) for f in fa[k]]
+    flat_b = [f for k in sorted(fb) for f in fb[k]]
+    assert len(flat_a) == len(flat_b) == sum(LENGTHS)
+    assert all(np.array_equal(x, y) for x, y in zip(flat_a, flat_b))
