@@ -177,6 +177,9 @@ SOURCE_PARTS: dict[str, str] = {
     "v21": "robopipe.convert.v21:V21_PARTS",  # `convert v21`, not an engine reader
 }
 
+#: Readers that open fsspec URLs themselves (reading chunks / byte ranges per episode): nothing is fetched.
+NATIVE_URL_KINDS: set[str] = {"zarr"}
+
 #: Readers that resample onto the output fps grid: the plan gives them its fps and the keys the mapping uses.
 RESAMPLING_KINDS = frozenset({"ros", "mcap"})
 
@@ -235,7 +238,7 @@ def open_reader(spec: SourceSpec, span: tuple[int, int | None] | None = None) ->
     if spec.kind != "hook":
         from robopipe.storage import is_url
 
-        if is_url(spec.path):
+        if is_url(spec.path) and spec.kind not in NATIVE_URL_KINDS:
             local, found = local_source(spec, span)
             spec = spec.model_copy(update={"path": str(local), "options": {**found, **spec.options}})
     factory: ReaderFactory = _load(target)

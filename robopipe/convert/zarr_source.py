@@ -24,12 +24,21 @@ MAX_EPISODES = 10_000_000
 _STATE = re.compile(r"(state|qpos|pos|rot|gripper|joint|eef|proprio)", re.IGNORECASE)
 
 
-def _open(path: Path) -> Any:
+def _open(path: Path | str) -> Any:
     try:
         import zarr
     except ImportError as exc:
         raise ConversionError("reading Zarr replay buffers needs zarr: pip install 'robopipe[zarr]'") from exc
 
+    if isinstance(path, str):  # a URL: zarr's fsspec store reads the chunks of each episode by key
+        from robopipe.storage.remote import scrub
+        from robopipe.storage.urls import _safe
+
+        try:
+            return zarr.open_group(path, mode="r")
+        except Exception as exc:  # fsspec/botocore/zarr errors: one line, credentials scrubbed
+            reason = scrub(" ".join(str(exc).split()) or type(exc).__name__, path)[:300]
+            raise ConversionError(f"{_safe(path)}: not a readable Zarr store: {reason}") from exc
     if not path.exists():
         raise ConversionError(f"{path}: Zarr store not found")
     try:
@@ -47,10 +56,14 @@ def _open(path: Path) -> Any:
 class ZarrReader:
     """:class:`SourceReader` for a Diffusion Policy / UMI replay buffer."""
 
-    def __init__(self, path: Path, task: str | None = None) -> None:
-        self.path = Path(path)
+    def __init__(self, path: Path | str, task: str | None = None) -> None:
+        from robopipe.storage.urls import _safe, fetch_file, is_url
+
+        if is_url(str(path)) and str(path).endswith(".zip"):
+            path = fetch_file(str(path))  # a zipped store: one file, fetched whole
+        self.path: Path | str = _safe(str(path)).rstrip("/") if is_url(str(path)) else Path(path)
         self.task = task
-        root = _open(self.path)
+        root = _open(str(path) if isinstance(self.path, str) else self.path)
         if "data" not in root or "meta" not in root or "episode_ends" not in root["meta"]:
             raise ConversionError(
                 f"{self.path}: not a replay buffer (expected data/<key> arrays and meta/episode_ends)"
@@ -102,7 +115,10 @@ class ZarrReader:
         if self.task is not None:
             fields["task"] = SourceField(path="task", scope="episode", kind="text", shape=(), dtype="object")
         return SourceDescription(
-            kind="zarr", name=self.path.name.split(".")[0], num_episodes=len(self.ends), fields=fields
+            kind="zarr",
+            name=str(self.path).rsplit("/", 1)[-1].split(".")[0],
+            num_episodes=len(self.ends),
+            fields=fields,
         )
 
     def read(self, start: int, stop: int | None) -> Iterator[SourceEpisode | EpisodeFailure]:
@@ -146,4 +162,6 @@ class ZarrReader:
 
 def open_zarr(spec: SourceSpec) -> ZarrReader:
     """Registry factory (``robopipe.convert.source.READERS``)."""
-    return ZarrReader(Path(spec.path), **spec.options)
+    from robopipe.storage.urls import is_url
+
+    return ZarrReader(spec.path if is_url(spec.path) else Path(spec.path), **spec.options)

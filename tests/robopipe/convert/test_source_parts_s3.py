@@ -365,3 +365,38 @@ def test_a_v21_source_in_4_shards_fetches_per_shard_and_equals_the_local_sharded
     flat_b = [f for k in sorted(fb) for f in fb[k]]
     assert len(flat_a) == len(flat_b) == sum(LENGTHS)
     assert all(np.array_equal(x, y) for x, y in zip(flat_a, flat_b))
+
+
+def test_a_zarr_store_is_read_by_chunk_from_the_url(
+    source: dict[str, Any], via_proxy: CountingProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replay buffer at a URL is opened by zarr's fsspec store: nothing is copied into scratch, the first
+    episode's shard reads its chunks only, and the result equals the local conversion."""
+    from tests.robopipe.convert.test_zarr_source import make_replay_buffer
+
+    scratch = tmp_path / "scratch"
+    monkeypatch.setenv("ROBOPIPE_SCRATCH", str(scratch))
+    make_replay_buffer(tmp_path / "rb.zarr", zarr_format=3)  # episodes of 5, 7, 8 steps; chunks of 7
+    whole = sum(p.stat().st_size for p in (tmp_path / "rb.zarr").rglob("*") if p.is_file())
+    upload_tree(tmp_path / "rb.zarr", "s3://robopipe/rb.zarr")
+
+    def req(path: str, out: str) -> ConvertRequest:
+        return ConvertRequest(
+            source=SourceSpec(kind="zarr", path=path), out=tmp_path / out, fps=10, shards=3, encoder=ENC
+        )
+
+    plan = plan_conversion(req("s3://robopipe/rb.zarr", "s3"))
+    prepare_work_dir(plan)
+    via_proxy.reset()
+    convert_shard(plan, 0)  # episode 0: steps 0..4, the first of the 3 chunks of each array
+    assert via_proxy.received < whole * 2 / 3  # its chunks + zarr metadata and listings (measured: ~56 %)
+    remote = run_conversion(req("s3://robopipe/rb.zarr", "s3"))
+    local = run_conversion(req(str(tmp_path / "rb.zarr"), "local"))
+    assert remote.episodes == local.episodes == 3 and remote.failures == []
+    assert not scratch.exists() or not any(scratch.rglob("*.zarr*"))
+    a, b = tmp_path / "local", tmp_path / "s3"
+    assert data_bytes(a) == data_bytes(b) and data_bytes(a)
+    fa, fb = frames(a), frames(b)
+    assert fa.keys() == fb.keys() and fa
+    for k in fa:
+        assert len(fa[k]) == len(fb[k]) and all(np.array_equal(x, y) for x, y in zip(fa[k], fb[k])), k
