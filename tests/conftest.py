@@ -34,3 +34,15 @@ def _isolated_hf_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     monkeypatch.setenv("HF_HOME", str(home))
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """absl (imported with TensorFlow) keeps the ``sys.stderr`` of its first import, which inside a test is
+    pytest's capture stream; the next ``logging.config.dictConfig`` (Prefect's set-up) closes every handler and
+    absl's closes that stream, killing pytest's capture ("lost sys.stderr") in whichever test comes next. Once
+    a test is over, absl's handler writes to the real stderr (never closed by absl)."""
+    import sys
+
+    absl_logging = sys.modules.get("absl.logging")
+    if absl_logging is not None:
+        absl_logging.get_absl_handler().python_handler.stream = sys.__stderr__
