@@ -147,6 +147,26 @@ def _source_path(src: Path, template: str, keys: frozenset[str], what: str, **va
     return safepath.inside(src, safepath.format_path(template, keys, f"{src}: {what}", **values), what)
 
 
+def _data_file(src: Path, template: str, chunk: int, episode: int) -> Path:
+    """Episode ``episode``'s parquet in a v2.1 source (confined to ``src``)."""
+    return _source_path(
+        src, template, safepath.V21_DATA_KEYS, "data_path", episode_chunk=chunk, episode_index=episode
+    )
+
+
+def _video_file(src: Path, template: str, chunk: int, key: str, episode: int) -> Path:
+    """Episode ``episode``'s mp4 of camera ``key`` in a v2.1 source (confined to ``src``)."""
+    return _source_path(
+        src,
+        template,
+        safepath.V21_VIDEO_KEYS,
+        "video_path",
+        episode_chunk=chunk,
+        video_key=key,
+        episode_index=episode,
+    )
+
+
 def _local_src(request: V21ConvertRequest, span: tuple[int, int | None] | None) -> V21ConvertRequest:
     """``request`` reading a local copy of a URL source's ``meta/`` and the files of the episodes ``span``
     (None: ``meta/`` only)."""
@@ -272,9 +292,7 @@ def _convert_v21(request: V21ConvertRequest, span: tuple[int, int] | None = None
     for ep in episodes:
         e = int(ep["episode_index"])
         chunk = e // chunks_size
-        dpath = _source_path(
-            src, data_tpl, safepath.V21_DATA_KEYS, "data_path", episode_chunk=chunk, episode_index=e
-        )
+        dpath = _data_file(src, data_tpl, chunk, e)
         try:
             table = pq.read_table(dpath)
         except (OSError, ValueError) as exc:
@@ -288,15 +306,7 @@ def _convert_v21(request: V21ConvertRequest, span: tuple[int, int] | None = None
             raise ConversionError(f"{dpath}: task_index {exc} not in meta/tasks.jsonl") from exc
         spans = {}
         for k in vkeys:
-            vpath = _source_path(
-                src,
-                video_tpl,
-                safepath.V21_VIDEO_KEYS,
-                "video_path",
-                episode_chunk=chunk,
-                video_key=k,
-                episode_index=e,
-            )
+            vpath = _video_file(src, video_tpl, chunk, k, e)
             if not vpath.is_file():
                 raise ConversionError(f"{src}: episode {e}: missing video {vpath.relative_to(src)}")
             spans[k] = VideoSpan(vpath, 0, n, float(vpath.stat().st_size))
@@ -348,21 +358,8 @@ def v21_shard_files(
     for e in index[start:stop]:
         chunk = e // chunks_size
         paths = [
-            _source_path(
-                src, data_tpl, safepath.V21_DATA_KEYS, "data_path", episode_chunk=chunk, episode_index=e
-            )
-        ]
-        paths += [
-            _source_path(
-                src,
-                video_tpl,
-                safepath.V21_VIDEO_KEYS,
-                "video_path",
-                episode_chunk=chunk,
-                video_key=k,
-                episode_index=e,
-            )
-            for k in vkeys
+            _data_file(src, data_tpl, chunk, e),
+            *(_video_file(src, video_tpl, chunk, k, e) for k in vkeys),
         ]
         out.update(p.relative_to(src).as_posix() for p in paths)
     return {rel for rel in out if rel in listing}

@@ -11,7 +11,6 @@ import json
 import shutil
 from pathlib import Path
 
-import av
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -19,6 +18,7 @@ import pytest
 
 from flows.cli import main
 from robopipe.format import layout
+from tests.fixtures.compare import frames
 from tests.fixtures.datasets import make_dataset
 from tests.robopipe.convert.test_custom_sources import make_aloha
 from tests.robopipe.edit.helpers import tree_hash
@@ -34,16 +34,6 @@ def files(root: Path, sub: str, suffix: str) -> dict[str, bytes]:
         for p in sorted((root / sub).rglob(f"*{suffix}"))
         if p.is_file()
     }
-
-
-def frames(root: Path) -> dict[str, list[np.ndarray]]:
-    out = {}
-    for p in sorted((root / "videos").rglob("*.mp4")):
-        with av.open(str(p)) as c:
-            out[str(p.relative_to(root))] = [
-                f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])
-            ]
-    return out
 
 
 def test_stats_cli_and_flow_write_the_same_bytes(tmp_path: Path) -> None:

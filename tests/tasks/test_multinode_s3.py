@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import pytest
 
@@ -26,6 +25,7 @@ from robopipe.convert.source import SourceSpec
 from robopipe.execution import SerialExecutor
 from robopipe.storage import filesystem, materialize, upload_tree
 from tasks.executors import DaskExecutor
+from tests.fixtures.compare import data_bytes, frames
 from tests.fixtures.s3_server import free_port, seaweedfs, stop, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -106,20 +106,6 @@ def cluster(tmp_path: Path, s3: dict[str, str]) -> Iterator[tuple[str, list[subp
     finally:
         for p in reversed(procs):
             stop(p)
-
-
-def data_bytes(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "data").rglob("*.parquet"))}
-
-
-def frames(root: Path) -> dict[str, list[np.ndarray]]:
-    out = {}
-    for p in sorted((root / "videos").rglob("*.mp4")):
-        with av.open(str(p)) as c:
-            out[str(p.relative_to(root))] = [
-                f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])
-            ]
-    return out
 
 
 def request(src: str, out: Path, url: str) -> ConvertRequest:

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import pytest
 
@@ -29,6 +28,7 @@ from robopipe.convert.source import SourceSpec, local_source
 from robopipe.errors import CorruptFileError, UnsafePathError
 from robopipe.storage import upload_tree
 from robopipe.storage.parts import fetch_parts
+from tests.fixtures.compare import data_bytes, frames
 from tests.fixtures.s3_server import CountingProxy, seaweedfs
 
 pytestmark = [pytest.mark.integration]
@@ -70,20 +70,6 @@ def via_proxy(source: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Counti
 
 def request(path: str, out: Path) -> ConvertRequest:
     return ConvertRequest(source=SourceSpec(kind="rlds", path=path), out=out, fps=10, shards=4, encoder=ENC)
-
-
-def data_bytes(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "data").rglob("*.parquet"))}
-
-
-def frames(root: Path) -> dict[str, list[np.ndarray]]:
-    out = {}
-    for p in sorted((root / "videos").rglob("*.mp4")):
-        with av.open(str(p)) as c:
-            out[str(p.relative_to(root))] = [
-                f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])
-            ]
-    return out
 
 
 def fetched_records(scratch: Path) -> list[set[str]]:
