@@ -28,8 +28,8 @@ from robopipe.convert.source import SourceSpec, local_source
 from robopipe.errors import CorruptFileError, UnsafePathError
 from robopipe.storage import upload_tree
 from robopipe.storage.parts import fetch_parts
-from tests.fixtures.compare import data_bytes, frames
-from tests.fixtures.s3_server import CountingProxy, seaweedfs
+from tests.fixtures.compare import assert_same_output, frames
+from tests.fixtures.s3_server import CountingProxy, route_through, seaweedfs
 
 pytestmark = [pytest.mark.integration]
 
@@ -59,13 +59,8 @@ def source(s3: dict[str, str], rlds_factory: Any) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture
 def via_proxy(source: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> CountingProxy:
-    import fsspec
-
-    proxy: CountingProxy = source["proxy"]
-    conf = {**fsspec.config.conf.get("s3", {}), "endpoint_url": f"http://127.0.0.1:{proxy.port}"}
-    monkeypatch.setitem(fsspec.config.conf, "s3", conf)
-    proxy.reset()
-    return proxy
+    """In-process fsspec S3 clients talk to the server through the counting relay."""
+    return route_through(source["proxy"], monkeypatch)
 
 
 def request(path: str, out: Path) -> ConvertRequest:
@@ -112,12 +107,7 @@ def test_each_shard_fetches_only_its_tfrecords_and_the_result_equals_the_local_r
     local = run_conversion(request(str(source["fx"].version_dir), tmp_path / "local"))
     assert local.episodes == 8
     a, b = tmp_path / "local", tmp_path / "s3"
-    assert data_bytes(a) == data_bytes(b) and data_bytes(a)
-    assert (a / "meta/stats.json").read_bytes() == (b / "meta/stats.json").read_bytes()
-    fa, fb = frames(a), frames(b)
-    assert fa.keys() == fb.keys() and fa
-    for k in fa:
-        assert len(fa[k]) == len(fb[k]) and all(np.array_equal(x, y) for x, y in zip(fa[k], fb[k])), k
+    assert_same_output(a, b, stats=True)
 
 
 def test_a_range_across_files_fetches_each_file_it_reads_once(
@@ -211,11 +201,7 @@ def test_hdf5_episode_files_are_fetched_per_shard_and_equal_the_local_run(
     assert [f["index"] for f in remote.failures] == [f["index"] for f in local.failures] == [9]
     assert remote.episodes == local.episodes == 10
     a, b = tmp_path / "local", tmp_path / "s3"
-    assert data_bytes(a) == data_bytes(b) and data_bytes(a)
-    fa, fb = frames(a), frames(b)
-    assert fa.keys() == fb.keys() and fa
-    for k in fa:
-        assert len(fa[k]) == len(fb[k]) and all(np.array_equal(x, y) for x, y in zip(fa[k], fb[k])), k
+    assert_same_output(a, b)
 
 
 def test_a_single_file_url_source_is_fetched_whole(
@@ -381,8 +367,4 @@ def test_a_zarr_store_is_read_by_chunk_from_the_url(
     assert remote.episodes == local.episodes == 3 and remote.failures == []
     assert not scratch.exists() or not any(scratch.rglob("*.zarr*"))
     a, b = tmp_path / "local", tmp_path / "s3"
-    assert data_bytes(a) == data_bytes(b) and data_bytes(a)
-    fa, fb = frames(a), frames(b)
-    assert fa.keys() == fb.keys() and fa
-    for k in fa:
-        assert len(fa[k]) == len(fb[k]) and all(np.array_equal(x, y) for x, y in zip(fa[k], fb[k])), k
+    assert_same_output(a, b)

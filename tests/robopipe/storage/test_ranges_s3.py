@@ -20,7 +20,7 @@ import pytest
 from robopipe.format.reader import DatasetReader
 from robopipe.storage import upload_tree
 from tests.fixtures.datasets import make_dataset
-from tests.fixtures.s3_server import CountingProxy, seaweedfs
+from tests.fixtures.s3_server import CountingProxy, route_through, seaweedfs
 
 pytestmark = pytest.mark.integration
 
@@ -68,13 +68,7 @@ def cli(args: list[str], proxy: CountingProxy, **env: str) -> subprocess.Complet
 @pytest.fixture
 def via_proxy(remote: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> CountingProxy:
     """In-process fsspec S3 clients talk to the server through the counting relay."""
-    import fsspec
-
-    proxy: CountingProxy = remote["proxy"]
-    conf = {**fsspec.config.conf.get("s3", {}), "endpoint_url": f"http://127.0.0.1:{proxy.port}"}
-    monkeypatch.setitem(fsspec.config.conf, "s3", conf)
-    proxy.reset()
-    return proxy
+    return route_through(remote["proxy"], monkeypatch)
 
 
 def test_info_of_an_s3_dataset_reads_under_5_percent_and_equals_the_local_run(remote: dict[str, Any]) -> None:
