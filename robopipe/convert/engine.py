@@ -538,6 +538,7 @@ def convert_unit(plan: ConversionPlan, index: int) -> ShardResult:
 def _fetch_shards(plan: ConversionPlan, outcomes: list[ShardOutcome]) -> list[ShardOutcome]:
     """Download the shards in object storage (this run's and earlier runs') into the client's work folder."""
     from robopipe.storage import materialize
+    from robopipe.storage.urls import STAMP
 
     fetched = []
     for o in outcomes:
@@ -546,7 +547,7 @@ def _fetch_shards(plan: ConversionPlan, outcomes: list[ShardOutcome]) -> list[Sh
             if root.exists():
                 shutil.rmtree(root)
             got = materialize(exchange_url(plan, o.index), into=root)  # file:// URLs: the folder itself
-            (got / ".robopipe-materialized.json").unlink(missing_ok=True)  # not part of the dataset
+            (got / STAMP).unlink(missing_ok=True)  # not part of the dataset
             o = ShardOutcome(o.index, o.result.model_copy(update={"root": got}), o.error)
         fetched.append(o)
     return fetched

@@ -20,7 +20,7 @@ from robopipe.errors import ConfigError, FormatError
 from robopipe.format import layout, safepath
 from robopipe.format.episodes import video_columns
 from robopipe.storage.remote import RemoteRoot
-from robopipe.storage.urls import STAMP, _safe, is_url, materialize, publish_tree, scratch_dir
+from robopipe.storage.urls import STAMP, _safe, is_local, is_url, materialize, publish_tree, scratch_dir
 
 
 def needed_files(remote: RemoteRoot, *, videos: bool = True, unreferenced: bool = False) -> set[str]:
@@ -62,8 +62,7 @@ def fetch_dataset(url: str, *, videos: bool = True, unreferenced: bool = False) 
     """A local folder holding the files of the dataset at ``url`` that a whole-file stage reads (see
     :func:`needed_files`); ``file://`` URLs are used in place."""
     remote = RemoteRoot(url)
-    protocols = remote.fs.protocol if isinstance(remote.fs.protocol, tuple) else (remote.fs.protocol,)
-    if "file" in protocols:
+    if is_local(remote.fs):
         return Path(remote.base)
     files = needed_files(remote, videos=videos, unreferenced=unreferenced)
     key = hashlib.sha256(f"{remote.label}|{videos}|{unreferenced}".encode()).hexdigest()[:16]

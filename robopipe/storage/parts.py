@@ -16,19 +16,14 @@ from pathlib import Path
 
 from robopipe.errors import CorruptFileError, DatasetNotFoundError
 from robopipe.storage.remote import RemoteRoot
-from robopipe.storage.urls import fetch_file, materialize, scratch_dir
-
-
-def _in_place(remote: RemoteRoot) -> bool:
-    protocols = remote.fs.protocol if isinstance(remote.fs.protocol, tuple) else (remote.fs.protocol,)
-    return "file" in protocols
+from robopipe.storage.urls import fetch_file, is_local, materialize, scratch_dir
 
 
 def source_listing(url: str) -> dict[str, int] | None:
     """relative path -> size of every file under the folder at ``url``; None when the URL is used whole: a
     ``file://`` URL (read in place) or a single file (see :func:`fetch_whole`)."""
     remote = RemoteRoot(url)
-    if _in_place(remote):
+    if is_local(remote.fs):
         return None
     listing = remote.listing
     if not listing:
@@ -44,7 +39,7 @@ def fetch_whole(url: str) -> Path:
     """A local copy of the whole source at ``url``: a folder materialized, a single file fetched, ``file://``
     used in place."""
     remote = RemoteRoot(url)
-    if _in_place(remote):
+    if is_local(remote.fs):
         return materialize(url)
     with remote._errors():
         single = remote.fs.isfile(remote.base)
@@ -58,7 +53,7 @@ def fetch_parts(
     ``cap``, refused before download when larger (sizes from ``listing`` when given, else one more listing).
     One folder per file set: shards of one machine never share (or replace) each other's copies."""
     remote = RemoteRoot(url)
-    if _in_place(remote):
+    if is_local(remote.fs):
         return Path(remote.base)
     chosen = sorted(set(files))
     if not chosen:

@@ -49,6 +49,17 @@ def _safe(url: str) -> str:
     return f"{scheme}{sep}{rest.split('@', 1)[-1]}" if "@" in rest.split("/", 1)[0] else url
 
 
+def is_local(fs: Any) -> bool:
+    """True for fsspec's local filesystem (``file://`` URLs are read in place, never copied)."""
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return "file" in protocols
+
+
+def version_tag(meta: dict[str, Any]) -> str:
+    """What changes when a remote file changes (ETag, else modification time) in an fsspec ``info`` entry."""
+    return str(meta.get("ETag") or meta.get("etag") or meta.get("mtime") or meta.get("LastModified") or "")
+
+
 def scratch_dir() -> Path:
     """This machine's (this worker's) private scratch folder."""
     base = os.environ.get("ROBOPIPE_SCRATCH") or os.path.join(tempfile.gettempdir(), "robopipe-scratch")
@@ -75,8 +86,7 @@ def _listing(fs: Any, root: str) -> dict[str, tuple[int, str]]:
         rel = name[len(base) :]
         if not rel or any(part in ("", ".", "..") for part in rel.split("/")):
             continue  # never a path outside the tree
-        tag = str(meta.get("ETag") or meta.get("etag") or meta.get("mtime") or meta.get("LastModified") or "")
-        out[rel] = (int(meta.get("size") or 0), tag)
+        out[rel] = (int(meta.get("size") or 0), version_tag(meta))
     return out
 
 
@@ -85,8 +95,7 @@ def materialize(url: str, *, into: Path | None = None, files: set[str] | None = 
 
     ``files``: only these relative paths (those present) are copied."""
     fs, root = filesystem(url)
-    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
-    if "file" in protocols:
+    if is_local(fs):
         local = Path(root)
         if not local.exists():
             raise DatasetNotFoundError(f"{url}: no such file or folder")
@@ -126,8 +135,7 @@ def fetch_file(url: str) -> Path:
     Raises DatasetNotFoundError (no such file) or TransientError (listing or download failed).
     """
     fs, path = filesystem(url)
-    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
-    if "file" in protocols:
+    if is_local(fs):
         if not Path(path).is_file():
             raise DatasetNotFoundError(f"{url}: no such file")
         return Path(path)
@@ -139,8 +147,7 @@ def fetch_file(url: str) -> Path:
         raise TransientError(f"{_safe(url)}: cannot stat ({type(exc).__name__})") from exc
     if meta.get("type") == "directory":
         raise DatasetNotFoundError(f"{_safe(url)}: a folder, expected a file")
-    tag = str(meta.get("ETag") or meta.get("etag") or meta.get("mtime") or meta.get("LastModified") or "")
-    want = json.dumps([int(meta.get("size") or 0), tag])
+    want = json.dumps([int(meta.get("size") or 0), version_tag(meta)])
     folder = scratch_dir() / "fetched" / hashlib.sha256(_safe(url).encode()).hexdigest()[:16]
     dest = folder / "file"
     stamp = folder / "stamp.json"
@@ -227,7 +234,6 @@ def dataset_at(root: str | Path, *, write: bool = False) -> Iterator[Path]:
     local = materialize(url)
     yield local
     fs, _ = filesystem(url)
-    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
-    if write and "file" not in protocols:
+    if write and not is_local(fs):
         publish_tree(local, url, replace=True, only="meta/")
-        (local / ".robopipe-materialized.json").unlink(missing_ok=True)  # the copy no longer matches
+        (local / STAMP).unlink(missing_ok=True)  # the copy no longer matches
